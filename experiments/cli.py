@@ -1,0 +1,54 @@
+"""The ``tying`` command line: a thin layer over the Python API.
+
+Each subcommand lives in ``experiments/commands/<name>.py`` and exposes
+``register(subparsers)``.  Bad input (``InputError`` or an argparse error)
+prints one line and exits 2; anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from generators.errors import InputError
+
+COMMANDS = ("generate", "inspect", "export", "train", "verify", "reproduce", "bench")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="tying",
+        description="A synthetic-language testbed for tied input/output embeddings "
+        "(Bertolotti & Cazzola, ICML 2024).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"experiments.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"experiments.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as e:
+        print(f"tying {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tying {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Atomic writes: a temp file (or folder) in the destination's folder, then a rename.
+
+An interrupted command therefore leaves either the old state or the new one,
+never a half-written corpus, run or figure.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import InputError
+
+
+def check_target(path: str | os.PathLike, force: bool) -> Path:
+    """Refuse to overwrite an existing path unless ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise InputError(f"output path exists: {path} (use --force to overwrite)")
+    if path.parent != Path("") and not path.parent.exists():
+        raise InputError(f"output folder does not exist: {path.parent}")
+    return path
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def directory(path: str | os.PathLike, force: bool = False):
+    """Yield a temp folder; on success it replaces ``path`` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            if not force:
+                raise InputError(f"output path exists: {path} (use --force to overwrite)")
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / "x")
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
