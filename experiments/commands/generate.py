@@ -1,0 +1,110 @@
+"""``tying generate GENERATOR ...``: write a corpus file (.npz).
+
+Shared option helpers for generator subcommands (``generate_pcfg`` uses them):
+``add_output_options``, ``add_seed_option``, ``float_list``, ``weight_list``,
+``check_output`` and ``write_corpus``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+from generators import atomic
+from generators.corpus import SPLITS, Corpus
+from generators.errors import InputError
+from generators.parity import MAX_BITS, check_weights, parity_corpus
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text!r}")
+    return value
+
+
+def add_output_options(p: argparse.ArgumentParser, what: str = "corpus file (.npz)") -> None:
+    """-o/--output PATH (required) and --force."""
+    p.add_argument("-o", "--output", required=True, metavar="PATH", help=f"the {what} to write")
+    p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+
+
+def add_seed_option(p: argparse.ArgumentParser, default: int = 42, help: str = "random seed") -> None:
+    """--seed S: a non-negative integer (argparse rejects anything else with exit code 2)."""
+    p.add_argument("--seed", type=_seed, default=default, metavar="S", help=f"{help} (default {default})")
+
+
+def float_list(text: str, option: str) -> list[float]:
+    """'0.1,0.9' -> [0.1, 0.9]; InputError naming the option otherwise."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise InputError(f"{option}: {text!r} is not a comma-separated list of numbers") from None
+
+
+def weight_list(text: str, option: str) -> np.ndarray:
+    """Weights that are finite, non-negative and sum to 1 within 1e-9."""
+    return check_weights(float_list(text, option), option)
+
+
+def check_output(args) -> Path:
+    """Fail fast, before any work, when the output exists and --force is not given."""
+    return atomic.check_target(args.output, args.force)
+
+
+def write_corpus(corpus: Corpus, args) -> Path:
+    """Save atomically and print a one-line summary."""
+    path = corpus.save(args.output, force=args.force)
+    sizes = ", ".join(f"{s} {np.count_nonzero(corpus.split == i)}" for i, s in enumerate(SPLITS))
+    print(f"wrote {path}: {corpus.provenance.get('generator', 'corpus')}, {corpus.n_sequences} sequences "
+          f"({sizes}), {corpus.vocab_size} symbols: {' '.join(corpus.vocab)}")
+    return path
+
+
+def run_parity(args) -> int:
+    check_output(args)
+    corpus = parity_corpus(
+        bits=args.bits, zero=weight_list(args.zero, "--zero"), one=weight_list(args.one, "--one"),
+        splits=float_list(args.splits, "--splits"), seed=args.seed,
+    )
+    write_corpus(corpus, args)
+    return 0
+
+
+def register(subparsers) -> None:
+    from experiments.cli import Parser
+
+    p = subparsers.add_parser(
+        "generate", help="generate a corpus", description="Generate a corpus and save it as one .npz file "
+        "(sequences of meanings, realization rules, ground-truth relations, provenance, sha256).")
+    gsub = p.add_subparsers(dest="generator", required=True, metavar="GENERATOR", parser_class=Parser)
+    pp = gsub.add_parser(
+        "parity", help="the paper's parity (XOR) task",
+        description="All 2^BITS bit strings followed by their parity label; MLM with exactly one masked bit. "
+        "Each bit value is written as one of several surface symbols drawn independently with the given "
+        "weights. Vocabulary: zero-variants, one-variants, L0, L1, [MASK]. The paper: --zero 0.1,0.9 "
+        "--one 0.5,0.5 (DH), --zero 1,0 --one 0.1,0.9 (NDH), --zero 1,0 --one 0.5,0.5 (YDH).",
+    )
+    pp.add_argument("--bits", type=int, default=7, help=f"bits per string, 1..{MAX_BITS} (default %(default)s)")
+    for bit, default in (("zero", "0.1,0.9"), ("one", "0.5,0.5")):
+        pp.add_argument(f"--{bit}", default=default, metavar="W,W,...",
+                        help=f"weights of the surface variants of bit {bit} (default %(default)s)")
+    pp.add_argument("--splits", default="0.9,0.1,0", metavar="TRAIN,VAL,TEST",
+                    help="fractions of the 2^BITS strings, rounded cumulatively; 1,0,0 puts the whole "
+                    "population in train (default %(default)s)")
+    add_seed_option(pp, help="seed of the split shuffle")
+    add_output_options(pp)
+    pp.set_defaults(func=run_parity)
+
+    try:  # another module adds `generate pcfg`; the parity generator works without it
+        generate_pcfg = importlib.import_module(f"{__package__}.generate_pcfg")
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.generate_pcfg":
+            raise
+    else:
+        generate_pcfg.register(gsub)

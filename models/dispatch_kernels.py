@@ -1,0 +1,27 @@
+"""One entry point for every architecture, so the trainer's numba loop needs no Python.
+
+Each branch follows the arch kernel contract (see ``models/bilinear_kernels.py``):
+one batch in, (loss, weighted accuracy) out, the gradient added into G when
+want_grad.  Architecture codes are ``params.ARCH_CODE``.
+"""
+import numpy as np
+from numba import njit
+
+from . import bilinear_kernels, mixer_kernels, transformer_kernels
+
+
+@njit(cache=True)
+def loss_grad_any(arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
+                  tgt_w, want_grad):
+    if arch_code == 0:
+        return bilinear_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
+                                          tgt_sym, tgt_w, want_grad)
+    if arch_code == 1:
+        return mixer_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
+                                       tgt_sym, tgt_w, want_grad)
+    if arch_code == 2:
+        return transformer_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
+                                             tgt_sym, tgt_w, want_grad)
+    # 3: the LSTM is issue 7.
+    # A NaN loss makes the trainer stop the run as diverged instead of training nothing.
+    return np.nan, np.nan

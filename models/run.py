@@ -1,0 +1,122 @@
+"""The result of a training run: curves, embedding snapshots, final parameters; saved as a folder.
+
+A run folder holds ``config.json`` (model and train configs, corpus provenance,
+status), ``metrics.csv`` (one row per recorded step) and ``embeddings.npz``
+(the effective per-symbol rows E_in[s] = emb[in_row[s]], E_out[s] =
+emb[out_row[s]] and b_out at each recorded step, plus the final flat params).
+Step s means "after s updates"; the train loss at step s is the loss of the
+batch of step s at those parameters (in population mode: the exact training
+loss).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from generators import atomic
+from generators.corpus import package_version
+from generators.errors import InputError
+
+from .config import ModelConfig, TrainConfig
+
+STATUSES = ("completed", "diverged", "interrupted")
+METRICS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+
+
+@dataclass
+class Run:
+    model_cfg: ModelConfig  # fitted to the corpus
+    train_cfg: TrainConfig
+    corpus_info: dict  # provenance, sha256, vocabulary, task (and path when trained from a file)
+    status: str = "completed"
+    message: str = ""
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # train curve steps
+    train_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    train_acc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lr: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the rate of the update made at each step
+    val_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    val_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    val_acc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    emb_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    E_in: np.ndarray | None = None  # (R, V, d)
+    E_out: np.ndarray | None = None  # (R, V, d)
+    b_out: np.ndarray | None = None  # (R, V), zeros without an output bias
+    params: np.ndarray | None = None  # final flat parameters
+
+    @property
+    def final_step(self) -> int:
+        return int(self.steps[-1]) if len(self.steps) else 0
+
+    def model(self):
+        """The final parameters as a ``models.model.Model``."""
+        from .model import Model
+
+        return Model(self.model_cfg, P=self.params.copy())
+
+    def distances(self, pairs, role: str = "in") -> np.ndarray:
+        """(R, n_pairs) Euclidean distances ||E[a] - E[b]|| between symbol rows at each recorded step."""
+        if role not in ("in", "out"):
+            raise InputError(f"unknown embedding role {role!r} (expected in or out)")
+        E = self.E_in if role == "in" else self.E_out
+        idx = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        V = E.shape[1]
+        if idx.size and (idx.min() < 0 or idx.max() >= V):
+            raise InputError(f"symbol pair {idx[np.any((idx < 0) | (idx >= V), axis=1)][0].tolist()} "
+                             f"is outside the vocabulary of {V} symbols")
+        return np.linalg.norm(E[:, idx[:, 0]] - E[:, idx[:, 1]], axis=-1)
+
+    # ------------------------------------------------------------------ save / load
+    def config(self) -> dict:
+        return {"model": self.model_cfg.to_dict(), "train": self.train_cfg.to_dict(), "corpus": self.corpus_info,
+                "status": self.status, "message": self.message, "final_step": self.final_step,
+                "version": package_version()}
+
+    def metrics_csv(self) -> str:
+        val = dict(zip(self.val_steps.tolist(), zip(self.val_loss.tolist(), self.val_acc.tolist())))
+        lines = [",".join(METRICS)]
+        for s, l, a, r in zip(self.steps.tolist(), self.train_loss.tolist(), self.train_acc.tolist(),
+                              self.lr.tolist()):
+            vl, va = val.get(s, (np.nan, np.nan))
+            lines.append(",".join([str(s)] + [repr(float(x)) for x in (l, a, vl, va, r)]))
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        path = atomic.check_target(path, force)
+        with atomic.directory(path, force) as tmp:
+            (tmp / "config.json").write_text(json.dumps(self.config(), indent=2) + "\n")
+            (tmp / "metrics.csv").write_text(self.metrics_csv())
+            np.savez_compressed(tmp / "embeddings.npz", steps=self.emb_steps, E_in=self.E_in, E_out=self.E_out,
+                                b_out=self.b_out, params=self.params)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Run":
+        path = Path(path)
+        files = [path / n for n in ("config.json", "metrics.csv", "embeddings.npz")]
+        for f in files:
+            if not f.is_file():
+                raise InputError(f"run folder {path} has no {f.name}")
+        try:
+            c = json.loads(files[0].read_text())
+            model_cfg, train_cfg = ModelConfig(**c["model"]), TrainConfig(**c["train"])
+            with files[1].open() as f:
+                rows = list(csv.reader(f))
+            if tuple(rows[0]) != METRICS:
+                raise InputError(f"{files[1]} has columns {rows[0]}, expected {list(METRICS)}")
+            m = np.array(rows[1:], dtype=np.float64).reshape(-1, len(METRICS))
+            with np.load(files[2], allow_pickle=False) as z:
+                emb = {k: z[k] for k in ("steps", "E_in", "E_out", "b_out", "params")}
+        except (KeyError, TypeError, ValueError, OSError, IndexError) as e:
+            if isinstance(e, InputError):
+                raise
+            raise InputError(f"run folder {path} is unreadable ({type(e).__name__}: {e})") from None
+        has_val = ~np.isnan(m[:, 3])
+        return cls(model_cfg, train_cfg, c["corpus"], c["status"], c["message"],
+                   steps=m[:, 0].astype(np.int64), train_loss=m[:, 1], train_acc=m[:, 2], lr=m[:, 5],
+                   val_steps=m[has_val, 0].astype(np.int64), val_loss=m[has_val, 3], val_acc=m[has_val, 4],
+                   emb_steps=emb["steps"], E_in=emb["E_in"], E_out=emb["E_out"], b_out=emb["b_out"],
+                   params=emb["params"])

@@ -1,0 +1,195 @@
+"""Training: the numba loop does the steps; Python wakes between chunks to record and report.
+
+Sampled mode draws the paper's stream in chunks of C steps (C depends only on
+the batch shape, so the trajectory does not depend on how often we record);
+population mode reuses the exact training population as one batch every step.
+Validation uses the exact validation population when it is enumerable, else a
+fixed seeded sample of the validation stream.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tqdm import tqdm
+
+from generators import atomic
+from generators.corpus import Corpus, _checksum
+from generators.errors import InputError
+from generators.examples import Examples, Stream
+from generators.population import enumerate_population, not_enumerable
+
+from .config import ModelConfig, TrainConfig
+from .loop_kernels import evaluate, train_steps
+from .model import Model
+from .optim_kernels import OPT_CODE, SCHED_CODE, lr_at
+from .run import Run
+
+VAL_SAMPLE = 4096  # examples in the validation sample of a non-enumerable corpus
+
+
+def derived_seed(seed: int, purpose: int) -> int:
+    """An independent seed for each random stream of a run (1: training stream, 2: validation sample)."""
+    return int(np.random.SeedSequence([int(seed), purpose]).generate_state(1)[0])
+
+
+def chunk_steps(batch: int, T: int) -> int:
+    """Steps per sampled chunk: about 2M token slots at most, and at most 256 steps."""
+    return max(1, min(256, 2**21 // max(1, batch * T)))
+
+
+def corpus_info(corpus: Corpus) -> dict:
+    import json
+
+    meta = json.dumps(corpus._meta(), sort_keys=True).encode()
+    return {"sha256": _checksum(corpus._arrays(), meta), "provenance": corpus.provenance, "task": corpus.task,
+            "vocab": list(corpus.vocab), "n_sequences": corpus.n_sequences,
+            "split_sizes": [len(corpus.split_ids(s)) for s in ("train", "validation", "test")]}
+
+
+def _arrays(ex: Examples) -> tuple:
+    """Examples as the kernels' fixed dtypes, so one compiled signature serves every source."""
+    return (np.ascontiguousarray(ex.tokens, np.int32), np.ascontiguousarray(ex.lengths, np.int32),
+            np.ascontiguousarray(ex.tgt_off, np.int64), np.ascontiguousarray(ex.tgt_seq, np.int32),
+            np.ascontiguousarray(ex.tgt_pos, np.int32), np.ascontiguousarray(ex.tgt_sym, np.int32),
+            np.ascontiguousarray(ex.tgt_w, np.float64))
+
+
+def validation_set(corpus: Corpus, batch_size: int, seed: int) -> Examples | None:
+    if len(corpus.split_ids("validation")) == 0:
+        return None
+    if not_enumerable(corpus, "validation") is None:
+        try:
+            return enumerate_population(corpus, "validation")
+        except InputError:  # e.g. no maskable position: fall back to the stream
+            pass
+    stream = Stream(corpus, "validation", batch_size, derived_seed(seed, 2))
+    return stream.next(max(1, -(-VAL_SAMPLE // stream.batch)))
+
+
+class _Trainer:
+    """The state of one run between numba calls."""
+
+    def __init__(self, corpus: Corpus, model: Model, tc: TrainConfig):
+        self.model, self.cfg = model, model.cfg
+        self.P, self.G, self.M1, self.M2 = model.P, *(np.zeros_like(model.P) for _ in range(3))
+        self.net = (model.arch_code, model.offs, model.dims, model.in_row, model.out_row)
+        if tc.mode == "population":
+            self.stream, self.chunk = None, _arrays(enumerate_population(corpus, "train"))
+            self.C = chunk_steps(1, len(self.chunk[-1]))
+        else:
+            self.stream, self.chunk = Stream(corpus, "train", tc.batch_size, derived_seed(tc.seed, 1)), None
+            self.C = chunk_steps(self.stream.batch, self.stream.T)
+        self.pos = 0  # next unused batch of the chunk
+        self.hyper = (OPT_CODE[tc.optimizer], float(tc.lr), float(tc.betas[0]), float(tc.betas[1]), float(tc.eps),
+                      float(tc.weight_decay), float(tc.momentum), SCHED_CODE[tc.schedule], int(tc.t_max),
+                      float(tc.eta_min))
+
+    def _batches(self, n: int) -> int:
+        """Make sure the chunk has a batch at self.pos; return how many of the next n it covers."""
+        if self.stream is None:
+            return n
+        if self.chunk is None or self.pos == self.chunk[0].shape[0]:
+            self.chunk, self.pos = _arrays(self.stream.next(self.C)), 0
+        return min(n, self.chunk[0].shape[0] - self.pos)
+
+    def steps(self, step0: int, n: int):
+        """Up to n updates from global step step0 (fewer at a chunk's end): (losses, accs, status)."""
+        n = self._batches(min(n, self.C))
+        arch, offs, dims, in_row, out_row = self.net
+        out = train_steps(arch, self.P, self.G, self.M1, self.M2, in_row, out_row, offs, dims,
+                          *self.chunk, self.pos, step0, n, *self.hyper)
+        self.pos += n
+        return out
+
+    def loss_here(self, ex: tuple | None = None) -> tuple[float, float]:
+        """Loss and accuracy at the current parameters on ex, or on the next training batch."""
+        if ex is None:
+            self._batches(1)
+            ex, first = self.chunk, self.pos % self.chunk[0].shape[0]
+            stop = first + 1
+        else:
+            first, stop = 0, ex[0].shape[0]
+        arch, offs, dims, in_row, out_row = self.net
+        return evaluate(arch, self.P, self.G, offs, dims, in_row, out_row, *ex, first, stop)
+
+    def snapshot(self):
+        return self.model.E_in(), self.model.E_out(), self.model.b_out().copy()
+
+    def lr(self, step: int) -> float:
+        _, base, _, _, _, _, _, schedule, t_max, eta_min = self.hyper
+        return lr_at(step, base, schedule, t_max, eta_min)
+
+
+def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progress: bool = True,
+          out_dir=None, force: bool = False) -> Run:
+    """Train a model on the corpus's training split and return (and, with out_dir, save) the Run.
+
+    The model is initialised with train_cfg.seed; the training stream and the validation
+    sample use seeds derived from it.  A non-finite loss stops the run with status
+    "diverged", Ctrl-C with status "interrupted"; either way the Run holds what was recorded.
+    """
+    if out_dir is not None:
+        atomic.check_target(out_dir, force)
+    tc = train_cfg
+    if len(corpus.split_ids("train")) == 0:
+        raise InputError("the train split of the corpus is empty")
+    tr = _Trainer(corpus, Model.from_corpus(corpus, model_cfg, seed=tc.seed), tc)
+    val = validation_set(corpus, tc.batch_size, tc.seed)
+    val = None if val is None else _arrays(val)
+    run = Run(tr.cfg, tc, corpus_info(corpus))
+    curve, vcurve, embs = {}, {}, []  # step -> (loss, acc); [(step, E_in, E_out, b_out)]
+
+    def record(s):
+        if s % tc.record_every == 0 or s == tc.steps:
+            embs.append((s, *tr.snapshot()))
+        if val is not None and (s % tc.eval_every == 0 or s == tc.steps):
+            vcurve[s] = tr.loss_here(val)
+            bar.set_postfix(val_loss=f"{vcurve[s][0]:.4f}", val_acc=f"{vcurve[s][1]:.3f}", refresh=False)
+
+    bar = tqdm(total=tc.steps, disable=not (progress and tc.progress), unit="step", dynamic_ncols=True, leave=False)
+    s = 0
+    record(0)
+    try:
+        while s < tc.steps:
+            wake = min(tc.steps, (s // tc.record_every + 1) * tc.record_every,
+                       (s // tc.eval_every + 1) * tc.eval_every)
+            start = s
+            while s < wake:
+                losses, accs, status = tr.steps(s, wake - s)
+                if s == start:  # the loss at the wake step is the first loss computed from it
+                    curve[s] = (losses[0], accs[0])
+                if status >= 0:
+                    curve[status] = (losses[status - s], accs[status - s])
+                    run.status = "diverged"
+                    run.message = (f"the training loss became {curve[status][0]} at step {status} "
+                                   f"(lr {tr.lr(status):.3g}); the run was stopped there, try a smaller "
+                                   "learning rate")
+                    s = status
+                    break
+                bar.update(len(losses))
+                s += len(losses)
+            if run.status == "diverged":
+                break
+            record(s)
+        if run.status == "completed":
+            curve[s] = tr.loss_here()
+            run.message = f"trained {tc.steps} steps"
+    except KeyboardInterrupt:
+        run.status, run.message = "interrupted", f"interrupted at step {s} of {tc.steps}"
+    finally:
+        bar.close()
+
+    steps = sorted(curve)
+    run.steps = np.array(steps, np.int64)
+    run.train_loss, run.train_acc = (np.array([curve[t][k] for t in steps], np.float64) for k in (0, 1))
+    run.lr = np.array([tr.lr(t) for t in steps], np.float64)
+    vs = [t for t in sorted(vcurve) if t in curve]
+    run.val_steps = np.array(vs, np.int64)
+    run.val_loss, run.val_acc = (np.array([vcurve[t][k] for t in vs], np.float64) for k in (0, 1))
+    run.emb_steps = np.array([e[0] for e in embs], np.int64)
+    run.E_in, run.E_out, run.b_out = (np.stack([e[k] for e in embs]) for k in (1, 2, 3))
+    run.params = tr.P.copy()
+    if out_dir is not None:
+        run.save(out_dir, force)
+    return run

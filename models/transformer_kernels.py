@@ -1,0 +1,365 @@
+"""Transformer encoder with torch ``TransformerEncoderLayer`` default semantics, forward and backward by hand.
+
+batch_first, post-LN, no dropout.  One layer maps x (L, d) to
+
+    a  = MultiHeadAttention(x)   in_proj (3d, d) + bias -> q, k, v (in that order); per head
+                                 softmax(q k^T / sqrt(d / heads)) v over keys < length (and <= query when
+                                 causal); heads concatenated; out_proj (d, d) + bias
+    y1 = LN1(x + a)
+    y2 = LN2(y1 + W2 act(W1 y1 + b1) + b2)      act: exact-erf GELU or ReLU; LayerNorm eps 1e-5, affine
+
+Sequences are *packed*: the valid positions of a chunk of sequences sit one
+after another in row-major buffers, so padding is never stored or computed and
+cannot leak.  Each query row knows its own packed row ``qx``, the first row of
+its sequence ``k0`` and how many keys it sees ``kn``.  The last layer is only
+evaluated at the target rows (keys and values still everywhere) because
+nothing else reaches the loss; with one masked position per sequence this
+skips most of its work.  A chunk holds as many sequences as fit a fixed memory
+budget: forward over the chunk, one call of the output head, backward.
+
+Matrix products are written as row updates y[i, :] += x[i, c] * W^T[c, :] so
+the inner loop runs over contiguous memory and vectorizes without fast-math;
+the forward pass therefore reads a float64 copy of the weights with the four
+matrices of each layer transposed, made once per call.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from .head_kernels import embed, embed_backward, head_loss_grad
+from .layers_kernels import act, act_grad, layernorm_bwd, layernorm_fwd
+from .params import D_ACT, D_CAUSAL, D_D, D_FF, D_HEADS, D_LAYERS, N_COMMON, TRANSFORMER_LAYER
+
+IN_W, IN_B, OUT_W, OUT_B, LN1_G, LN1_B, FF_W1, FF_B1, FF_W2, FF_B2, LN2_G, LN2_B = range(12)
+NB = len(TRANSFORMER_LAYER)
+LN_EPS = 1e-5
+CHUNK_FLOATS = 1 << 18  # activations kept per chunk (2 MB in float64)
+
+
+@njit(cache=True)
+def block(P, offs, layer, k):
+    i = N_COMMON + layer * NB + k
+    return P[offs[i] : offs[i + 1]]
+
+
+@njit(cache=True)
+def mat(P, offs, layer, k, rows, cols):
+    return block(P, offs, layer, k).reshape(rows, cols)
+
+
+@njit(cache=True)
+def forward_weights(P, offs, dims):
+    """float64 copy of P with in_w, out_w, ff_w1, ff_w2 of every layer stored transposed (in, out)."""
+    d, F = dims[D_D], dims[D_FF]
+    W = P.astype(np.float64)
+    for l in range(dims[D_LAYERS]):
+        for k, n_out, n_in in ((IN_W, 3 * d, d), (OUT_W, d, d), (FF_W1, F, d), (FF_W2, d, F)):
+            src = mat(P, offs, l, k, n_out, n_in)
+            dst = mat(W, offs, l, k, n_in, n_out)
+            for o in range(n_out):
+                for c in range(n_in):
+                    dst[c, o] = src[o, c]
+    return W
+
+
+@njit(cache=True)
+def layer_fwd(W, offs, dims, l, X, npos, qx, k0, kn, nq, K, Vv, Q, A, O, S, Y1, XH1, RS1, HP, HA, XH2, RS2, Y):
+    """Layer l on packed input X (npos, d): output Y (nq, d) at the query rows, keeping what backward needs
+    (K, Vv, Q, attention probabilities A (heads, nq, keys), head outputs O, LN1 output Y1, FF HP/HA, LN caches)."""
+    d, H, F, kind = dims[D_D], dims[D_HEADS], dims[D_FF], dims[D_ACT]
+    dh = d // H
+    scale = 1.0 / math.sqrt(dh)
+    WinT, bin_ = mat(W, offs, l, IN_W, d, 3 * d), block(W, offs, l, IN_B)
+    WoT, bo = mat(W, offs, l, OUT_W, d, d), block(W, offs, l, OUT_B)
+    W1T, b1 = mat(W, offs, l, FF_W1, d, F), block(W, offs, l, FF_B1)
+    W2T, b2 = mat(W, offs, l, FF_W2, F, d), block(W, offs, l, FF_B2)
+    for j in range(npos):  # keys and values at every position
+        for o in range(d):
+            K[j, o] = bin_[d + o]
+            Vv[j, o] = bin_[2 * d + o]
+        for c in range(d):
+            x = X[j, c]
+            for o in range(d):
+                K[j, o] += x * WinT[c, d + o]
+                Vv[j, o] += x * WinT[c, 2 * d + o]
+    for i in range(nq):
+        t, j0, n = qx[i], k0[i], kn[i]
+        for o in range(d):
+            Q[i, o] = bin_[o]
+        for c in range(d):
+            x = X[t, c]
+            for o in range(d):
+                Q[i, o] += x * WinT[c, o]
+        for h in range(H):
+            lo = h * dh
+            m = -np.inf
+            for j in range(n):
+                s = 0.0
+                for c in range(lo, lo + dh):
+                    s += Q[i, c] * K[j0 + j, c]
+                s *= scale
+                A[h, i, j] = s
+                m = max(m, s)
+            z = 0.0
+            for j in range(n):
+                A[h, i, j] = math.exp(A[h, i, j] - m)
+                z += A[h, i, j]
+            for c in range(lo, lo + dh):
+                O[i, c] = 0.0
+            for j in range(n):
+                a = A[h, i, j] / z
+                A[h, i, j] = a
+                for c in range(lo, lo + dh):
+                    O[i, c] += a * Vv[j0 + j, c]
+        for o in range(d):  # residual + out_proj
+            S[i, o] = X[t, o] + bo[o]
+        for c in range(d):
+            for o in range(d):
+                S[i, o] += O[i, c] * WoT[c, o]
+    layernorm_fwd(S[:nq], block(W, offs, l, LN1_G), block(W, offs, l, LN1_B), LN_EPS, Y1[:nq], XH1[:nq], RS1[:nq])
+    for i in range(nq):
+        for f in range(F):
+            HP[i, f] = b1[f]
+        for c in range(d):
+            for f in range(F):
+                HP[i, f] += Y1[i, c] * W1T[c, f]
+        for f in range(F):
+            HA[i, f] = act(HP[i, f], kind)
+        for o in range(d):
+            S[i, o] = Y1[i, o] + b2[o]
+        for f in range(F):
+            for o in range(d):
+                S[i, o] += HA[i, f] * W2T[f, o]
+    layernorm_fwd(S[:nq], block(W, offs, l, LN2_G), block(W, offs, l, LN2_B), LN_EPS, Y[:nq], XH2[:nq], RS2[:nq])
+
+
+@njit(cache=True)
+def layer_bwd(P, G, offs, dims, l, X, npos, qx, k0, kn, nq, K, Vv, Q, A, O, Y1, XH1, RS1, HP, HA, XH2, RS2,
+              dY, dX, dS, dY1, dO, dQ, dK, dV, dp, dh_ff):
+    """Backward of layer_fwd: dY (nq, d) at the query rows -> dX (npos, d) and gradients added into G."""
+    d, H, F, kind = dims[D_D], dims[D_HEADS], dims[D_FF], dims[D_ACT]
+    dh = d // H
+    scale = 1.0 / math.sqrt(dh)
+    Win, gWin, gbin = mat(P, offs, l, IN_W, 3 * d, d), mat(G, offs, l, IN_W, 3 * d, d), block(G, offs, l, IN_B)
+    Wo, gWo, gbo = mat(P, offs, l, OUT_W, d, d), mat(G, offs, l, OUT_W, d, d), block(G, offs, l, OUT_B)
+    W1, gW1, gb1 = mat(P, offs, l, FF_W1, F, d), mat(G, offs, l, FF_W1, F, d), block(G, offs, l, FF_B1)
+    W2, gW2, gb2 = mat(P, offs, l, FF_W2, d, F), mat(G, offs, l, FF_W2, d, F), block(G, offs, l, FF_B2)
+    # y2 = LN2(y1 + W2 act(W1 y1 + b1) + b2)
+    layernorm_bwd(dY[:nq], XH2[:nq], RS2[:nq], block(P, offs, l, LN2_G), dS[:nq],
+                  block(G, offs, l, LN2_G), block(G, offs, l, LN2_B))
+    for i in range(nq):
+        for f in range(F):
+            dh_ff[f] = 0.0
+        for o in range(d):
+            g = dS[i, o]
+            dY1[i, o] = g
+            gb2[o] += g
+            for f in range(F):
+                dh_ff[f] += g * W2[o, f]
+                gW2[o, f] += g * HA[i, f]
+        for f in range(F):
+            g = dh_ff[f] * act_grad(HP[i, f], kind)
+            gb1[f] += g
+            for c in range(d):
+                gW1[f, c] += g * Y1[i, c]
+                dY1[i, c] += g * W1[f, c]
+    # y1 = LN1(x + Wo o + bo)
+    layernorm_bwd(dY1[:nq], XH1[:nq], RS1[:nq], block(P, offs, l, LN1_G), dS[:nq],
+                  block(G, offs, l, LN1_G), block(G, offs, l, LN1_B))
+    dX[:npos] = 0.0
+    for i in range(nq):
+        t = qx[i]
+        for c in range(d):
+            dO[i, c] = 0.0
+        for o in range(d):
+            g = dS[i, o]
+            dX[t, o] += g
+            gbo[o] += g
+            for c in range(d):
+                gWo[o, c] += g * O[i, c]
+                dO[i, c] += g * Wo[o, c]
+    # o_i = sum_j a_ij v_j,  a_i = softmax_j(scale q_i . k_j)
+    dK[:npos] = 0.0
+    dV[:npos] = 0.0
+    for i in range(nq):
+        j0, n = k0[i], kn[i]
+        for c in range(d):
+            dQ[i, c] = 0.0
+        for h in range(H):
+            lo = h * dh
+            ad = 0.0  # sum_j a_ij dL/da_ij
+            for j in range(n):
+                g = 0.0
+                a = A[h, i, j]
+                for c in range(lo, lo + dh):
+                    g += dO[i, c] * Vv[j0 + j, c]
+                    dV[j0 + j, c] += a * dO[i, c]
+                dp[j] = g
+                ad += a * g
+            for j in range(n):
+                g = A[h, i, j] * (dp[j] - ad) * scale
+                for c in range(lo, lo + dh):
+                    dQ[i, c] += g * K[j0 + j, c]
+                    dK[j0 + j, c] += g * Q[i, c]
+    # in_proj: q at the query rows, k and v at every position
+    for i in range(nq):
+        t = qx[i]
+        for o in range(d):
+            g = dQ[i, o]
+            gbin[o] += g
+            for c in range(d):
+                gWin[o, c] += g * X[t, c]
+                dX[t, c] += g * Win[o, c]
+    for j in range(npos):
+        for o in range(d):
+            gk, gv = dK[j, o], dV[j, o]
+            gbin[d + o] += gk
+            gbin[2 * d + o] += gv
+            for c in range(d):
+                gWin[d + o, c] += gk * X[j, c]
+                gWin[2 * d + o, c] += gv * X[j, c]
+                dX[j, c] += gk * Win[d + o, c] + gv * Win[2 * d + o, c]
+
+
+@njit(cache=True)
+def group_targets(B, tgt_seq):
+    """Targets grouped by sequence: the targets of row b are order[start[b]:start[b+1]], in input order."""
+    N = tgt_seq.shape[0]
+    start = np.zeros(B + 1, np.int64)
+    for n in range(N):
+        start[tgt_seq[n] + 1] += 1
+    for b in range(B):
+        start[b + 1] += start[b]
+    fill = start[:B].copy()
+    order = np.empty(N, np.int64)
+    for n in range(N):
+        b = tgt_seq[n]
+        order[fill[b]] = n
+        fill[b] += 1
+    return start, order
+
+
+@njit(cache=True)
+def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w, want_grad,
+        want_loss, Hout):
+    """Driver of loss_grad and hidden.  Chunk by chunk: pack, forward, head at the targets, backward."""
+    B, T = tokens.shape
+    d, nl, H, F = dims[D_D], dims[D_LAYERS], dims[D_HEADS], dims[D_FF]
+    causal = dims[D_CAUSAL] != 0
+    start, order = group_targets(B, tgt_seq)
+    N = order.shape[0]
+    pos = np.empty(N, np.int64)
+    sym = np.empty_like(tgt_sym)
+    w = np.empty_like(tgt_w)
+    for k in range(N):
+        pos[k], sym[k], w[k] = tgt_pos[order[k]], tgt_sym[order[k]], tgt_w[order[k]]
+    # chunks of consecutive rows; rows without targets are skipped (they cannot affect the loss)
+    per_seq = max(nl, 1) * T * (10 * d + H * T + 2 * F + 2)
+    cap = max(1, CHUNK_FLOATS // per_seq)
+    bounds = np.empty(B + 1, np.int64)
+    n_chunks, count, NP, NR, p, q = 0, 0, 1, 1, 0, 0
+    bounds[0] = 0
+    for b in range(B):
+        if start[b + 1] > start[b]:
+            count += 1
+            p += lengths[b]
+            q += start[b + 1] - start[b]
+        if count == cap or b == B - 1:
+            n_chunks += 1
+            bounds[n_chunks] = b + 1
+            NP, NR = max(NP, p), max(NR, p, q)
+            count, p, q = 0, 0, 0
+    nla = max(nl, 1)
+    W = forward_weights(P, offs, dims)
+    Xs = np.zeros((nla, NP, d))  # Xs[l]: packed input of layer l
+    K, Vv = np.empty((nla, NP, d)), np.empty((nla, NP, d))
+    Q, O, Y1 = np.empty((nla, NR, d)), np.empty((nla, NR, d)), np.empty((nla, NR, d))
+    XH1, XH2 = np.empty((nla, NR, d)), np.empty((nla, NR, d))
+    RS1, RS2 = np.empty((nla, NR)), np.empty((nla, NR))
+    HP, HA = np.empty((nla, NR, F)), np.empty((nla, NR, F))
+    A = np.empty((nla, H, NR, T))
+    Hs, S = np.empty((NR, d)), np.empty((NR, d))
+    dS, dY1, dO, dQ, dK, dV = (np.empty((NR, d)), np.empty((NR, d)), np.empty((NR, d)), np.empty((NR, d)),
+                               np.empty((NR, d)), np.empty((NR, d)))
+    dA, dB = np.empty((NR, d)), np.empty((NR, d))
+    dp, dh_ff = np.empty(T), np.empty(F)
+    qx, k0, kn = np.empty(NP, np.int64), np.empty(NP, np.int64), np.empty(NP, np.int64)  # every position
+    tq, tk0, tkn = np.empty(NR, np.int64), np.empty(NR, np.int64), np.empty(NR, np.int64)  # the targets
+    seq0 = np.empty(B, np.int64)
+    loss = 0.0
+    acc = 0.0
+    for ch in range(n_chunks):
+        b0, b1 = bounds[ch], bounds[ch + 1]
+        npos = 0
+        for b in range(b0, b1):
+            if start[b + 1] == start[b]:
+                continue
+            L = lengths[b]
+            seq0[b] = npos
+            embed(P, offs, dims, in_row, tokens[b], L, Xs[0][npos : npos + L])
+            for t in range(L):
+                qx[npos + t], k0[npos + t] = npos + t, npos
+                kn[npos + t] = t + 1 if causal else L
+            for k in range(start[b], start[b + 1]):
+                i = k - start[b0]
+                tq[i], tk0[i] = npos + pos[k], npos
+                tkn[i] = pos[k] + 1 if causal else L
+            npos += L
+        a, e = start[b0], start[b1]
+        nt = e - a
+        if nt == 0:
+            continue
+        for l in range(nl):
+            if l == nl - 1:  # the last layer: queries at the targets only
+                rq, rk0, rkn, nq, Y = tq, tk0, tkn, nt, Hs
+            else:
+                rq, rk0, rkn, nq, Y = qx, k0, kn, npos, Xs[l + 1]
+            layer_fwd(W, offs, dims, l, Xs[l], npos, rq, rk0, rkn, nq, K[l], Vv[l], Q[l], A[l], O[l], S, Y1[l],
+                      XH1[l], RS1[l], HP[l], HA[l], XH2[l], RS2[l], Y)
+        if nl == 0:  # no layers: h is the input embedding itself
+            for i in range(nt):
+                Hs[i] = Xs[0][tq[i]]
+        if not want_loss:
+            for i in range(nt):
+                Hout[order[a + i]] = Hs[i]
+            continue
+        lo, ac = head_loss_grad(Hs[:nt], P, G, offs, dims, out_row, sym[a:e], w[a:e], dA[:nt], want_grad)
+        loss += lo
+        acc += ac
+        if not want_grad:
+            continue
+        if nl == 0:
+            dB[:npos] = 0.0
+            for i in range(nt):
+                dB[tq[i]] += dA[i]
+            dA, dB = dB, dA
+        for l in range(nl - 1, -1, -1):
+            if l == nl - 1:
+                rq, rk0, rkn, nq = tq, tk0, tkn, nt
+            else:
+                rq, rk0, rkn, nq = qx, k0, kn, npos
+            layer_bwd(P, G, offs, dims, l, Xs[l], npos, rq, rk0, rkn, nq, K[l], Vv[l], Q[l], A[l], O[l], Y1[l],
+                      XH1[l], RS1[l], HP[l], HA[l], XH2[l], RS2[l], dA, dB, dS, dY1, dO, dQ, dK, dV, dp, dh_ff)
+            dA, dB = dB, dA
+        for b in range(b0, b1):
+            if start[b + 1] > start[b]:
+                embed_backward(G, offs, dims, in_row, tokens[b], lengths[b], dA[seq0[b] : seq0[b] + lengths[b]])
+    return loss, acc
+
+
+@njit(cache=True)
+def loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w, want_grad):
+    """Weighted loss and accuracy of one batch; adds the gradient into G when want_grad (the arch contract)."""
+    return run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w,
+               want_grad, True, np.empty((0, dims[D_D])))
+
+
+@njit(cache=True)
+def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
+    """The representation h (N, d) that the output head sees at each target, in target order."""
+    N = tgt_seq.shape[0]
+    Hout = np.zeros((N, dims[D_D]))
+    run(P, P, offs, dims, in_row, in_row, tokens, lengths, tgt_seq, tgt_pos, np.zeros(N, np.int32),
+        np.zeros(N), False, False, Hout)
+    return Hout
