@@ -12,7 +12,7 @@ import sys
 
 from generators.errors import InputError
 
-COMMANDS = ("generate", "inspect", "export", "train", "verify", "reproduce", "bench")
+COMMANDS = ("generate", "inspect", "export", "train", "sweep", "verify", "reproduce", "bench")
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"tying {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tying inspect X | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"tying {args.command}: interrupted", file=sys.stderr)
         return 130

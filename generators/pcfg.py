@@ -45,7 +45,8 @@ MASK = "[MASK]"
 _NO_YIELD = 2**40  # least yield of a nonterminal that cannot terminate
 
 _TOKEN = re.compile(
-    r"""\s*(?:(?P<arrow>->)|(?P<bar>\|)|\[(?P<prob>[^\]]*)\]|'(?P<sq>[^']*)'|"(?P<dq>[^"]*)"|(?P<name>(?:(?!->)[^\s'"\[\]|#])+))"""
+    r"""\s*(?:(?P<arrow>->)|(?P<bar>\|)|\[(?P<prob>[^\]]*)\]|'(?P<sq>[^']*)'|"(?P<dq>[^"]*)"|"""
+    r"""(?P<name>(?:(?!->)[^\s'"\[\]|#])+))"""  # a bare name stops before '->', quotes, brackets, '|', '#'
 )
 
 
@@ -70,9 +71,9 @@ class Grammar:
     """A validated PCFG compiled to arrays.
 
     Rules are grouped by left-hand side: the rules of nonterminal A are
-    ``lhs_start[A]:lhs_start[A+1]`` (file order within A), with cumulative
-    Walker alias tables ``alias_p``/``alias_r`` and right-hand sides ``rhs[rhs_off[r]:rhs_off[r+1]]``
-    (terminal t as t >= 0, nonterminal B as -B - 1).
+    ``lhs_start[A]:lhs_start[A+1]`` (file order within A), with probabilities
+    ``prob``, Walker alias tables ``alias_p``/``alias_r``, and right-hand sides
+    ``rhs[rhs_off[r]:rhs_off[r+1]]`` (terminal t as t >= 0, nonterminal B as -B - 1).
     """
 
     def __init__(self, rules: list[Rule], start: str | None = None, source: str = "<grammar>", text: str = ""):
@@ -102,7 +103,8 @@ class Grammar:
         for a in range(N):
             s = prob[self.lhs_start[a] : self.lhs_start[a + 1]].sum()
             if abs(s - 1.0) > SUM_TOL:
-                lines = ", ".join(map(str, sorted({r.line for r in rules[self.lhs_start[a] : self.lhs_start[a + 1]]})))
+                lines = sorted({r.line for r in rules[self.lhs_start[a] : self.lhs_start[a + 1]]})
+                lines = ", ".join(map(str, lines))
                 raise InputError(f"{source}: probabilities of {self.nonterminals[a]!r} sum to {s:.9g}, "
                                  f"not 1 (lines {lines})")
         self.prob = prob / np.add.reduceat(prob, self.lhs_start[:-1])[self.lhs]

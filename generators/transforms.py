@@ -7,16 +7,17 @@ realization tables, so they compose in any order, and each appends to
 ``{"a": id, "b": id, "se": bool, "ce": bool, "why": str}`` (SE: semantic
 equivalence, swapping a and b in an input never changes the target
 distribution; CE: conditional equivalence, p(a|x) == p(b|x) in every context).
-These are claims about the generating process: where a swap can only give an
-impossible context (a symbol never written, or never an input), SE is True
-"vacuously" and ``why`` says so; ``generators.truth`` reports None there.
+These are claims about the generating process, so SE may be True where
+``generators.truth`` finds no swap to check in a finite corpus and reports
+None (e.g. a symbol that is never an input); when one of the two symbols is
+never written at all, SE holds vacuously and ``why`` says so.
 Relations that mention a symbol a later transform replaces are dropped.
 
 * ``split(c, "dog", [0.5, 0.5])``: ``dog`` becomes ``dog#1 .. dog#k``, drawn
   independently of context with the given weights (multiplying any choice that
   already wrote ``dog``).  Uniform weights: SE and CE.  Otherwise SE, not CE
   (a constant ratio: an output bias can absorb it).
-* ``allomorph(c, "the", [["dog", "cat"], ["@V", "^"]])``: ``the`` becomes
+* ``allomorph(c, "the", [["dog", "cat"], ["@Vt", "^"]])``: ``the`` becomes
   ``the#1 .. the#k``, one per group; after a symbol of group i it is always
   ``the#i``, after any other symbol the k variants are equally likely.  Groups
   list surface symbols, ``@POS`` (every word of a grammar's part of speech)
@@ -87,15 +88,22 @@ class _Tables:
         return set(self.copy_map.values())
 
     def replace_symbol(self, old: str, new: list) -> None:
-        i = self.symbols.index(old)
-        self.symbols[i : i + 1] = new
+        """Put ``new`` where ``old`` was, in the vocabulary and among the labels."""
+        for names in (self.symbols, self.roles["labels"]):
+            if old in names:
+                i = names.index(old)
+                names[i : i + 1] = [n for n in new if n not in names]
 
 
 def _open(c: Corpus) -> _Tables:
     r = c.real
-    name = lambda i: c.vocab[i] if i is not None and 0 <= i < len(c.vocab) else None  # noqa: E731
-    roles = {"mask": name(c.specials.get("mask", -1)), "pad": name(c.specials.get("pad", -1)),
-             "labels": [c.vocab[i] for i in c.specials.get("labels", [])]}
+
+    def name(role):
+        i = c.specials.get(role, -1)
+        return c.vocab[i] if i is not None and 0 <= i < len(c.vocab) else None
+
+    labels = [c.vocab[i] for i in c.specials.get("labels", [])]
+    roles = {"mask": name("mask"), "pad": name("pad"), "labels": labels}
     specials = [v for v in c.vocab if v in (roles["mask"], roles["pad"])]
     rows = []
     for m in range(len(c.meanings)):
@@ -137,13 +145,20 @@ def _close(c: Corpus, t: _Tables, record: dict, **changes) -> Corpus:
                    **changes).validate()
 
 
-def _class_counts(t: _Tables, seqs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """n[m, c]: occurrences of meaning m right after a symbol of class c (c = start class at a start)."""
+def _class_counts(t: _Tables, c: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """(n_all, n_tgt)[m, k]: occurrences of meaning m right after a symbol of class k
+    (the start class at a sentence start), everywhere and where it is a target
+    (MLM: maskable positions; causal: every position but the first)."""
     M, C = len(t.rows), t.n_classes
+    seqs, offsets = c.seqs.astype(np.int64), c.offsets
     cls = t.class_of[np.roll(seqs, 1)] if len(seqs) else np.zeros(0, np.int64)
-    starts = offsets[:-1][np.diff(offsets) > 0]
-    cls[starts] = t.start_class
-    return np.bincount(seqs.astype(np.int64) * C + cls, minlength=M * C).reshape(M, C).astype(np.float64)
+    first = np.zeros(len(seqs), bool)
+    first[offsets[:-1][np.diff(offsets) > 0]] = True
+    cls[first] = t.start_class
+    target = ~first if c.task == "causal" else c.maskable
+    n = [np.bincount(seqs[k] * C + cls[k], minlength=M * C).reshape(M, C).astype(np.float64)
+         for k in (slice(None), target)]
+    return n[0], n[1]
 
 
 def _expected_counts(t: _Tables, n_mc: np.ndarray) -> dict:
@@ -157,40 +172,46 @@ def _expected_counts(t: _Tables, n_mc: np.ndarray) -> dict:
     return out
 
 
-def _pair(t: _Tables, n_mc: np.ndarray, causal: bool, a: str, b: str, what: str) -> dict:
-    """Ground truth of two variants a, b of the same meanings (split, twins, allomorph).
-
-    Over the (meaning, preceding class) pairs that occur in the corpus: equal
-    weights -> CE.  SE when the choice between a and b tells nothing about
-    the meaning or the future: always under the causal task, where the
-    preceding symbol is visible; under MLM only with a constant ratio w_a / w_b,
-    since the preceding symbol may be the masked one.
-    """
+def _written(t: _Tables, n_mc: np.ndarray, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Weights of a and b at every (meaning, class) that occurs and may write one of them."""
     wa, wb = [], []
     for m, row in enumerate(t.rows):
         if t.copy_src[m] < 0 and (a in row or b in row):
-            for c in np.flatnonzero(n_mc[m] > 0):
-                wa.append(float(row[a][c]) if a in row else 0.0)
-                wb.append(float(row[b][c]) if b in row else 0.0)
-    wa, wb = np.array(wa), np.array(wb)
-    if not np.any(wa > 0) and not np.any(wb > 0):
-        return _rel(a, b, True, True, f"{what}; neither is ever written, so both always have probability 0")
-    if not np.any(wa > 0) or not np.any(wb > 0):
-        return _rel(a, b, True, False, f"{what}; only {a if np.any(wa > 0) else b!r} is ever written "
-                    "(SE holds vacuously: a swap always gives an impossible context)")
+            for k in np.flatnonzero(n_mc[m] > 0):
+                wa.append(float(row[a][k]) if a in row else 0.0)
+                wb.append(float(row[b][k]) if b in row else 0.0)
+    return np.array(wa), np.array(wb)
+
+
+def _pair(t: _Tables, counts, causal: bool, a: str, b: str, what: str) -> dict:
+    """Ground truth of two variants a, b of the same meanings (split, twins, allomorph).
+
+    CE: equal weights wherever they can be a target.  SE when the choice
+    between a and b tells nothing about the meaning or the future: always under
+    the causal task, where the preceding symbol is visible; under MLM only with
+    a constant ratio w_a / w_b, since the preceding symbol may be the masked one.
+    """
+    xa, xb = _written(t, counts[0], a, b)
+    ta, tb = _written(t, counts[1], a, b)
+    ce = bool(np.all(np.abs(ta - tb) <= EQ_TOL))
+    if not np.any(xa > 0) or not np.any(xb > 0):
+        who = f"only {a if np.any(xa > 0) else b!r} is" if np.any(xa > 0) or np.any(xb > 0) else "neither is"
+        return _rel(a, b, True, ce, f"{what}; {who} ever written (SE holds vacuously: a swap always gives "
+                    "an impossible context)")
     if t.copy_map.get(a) != t.copy_map.get(b):
-        return _rel(a, b, False, bool(np.all(np.abs(wa - wb) <= EQ_TOL)),
-                    f"{what}; swapping them changes what a later copy must be")
-    if np.all(np.abs(wa - wb) <= EQ_TOL):
-        return _rel(a, b, True, True, f"{what}; same meaning, equally likely in every context")
-    cross = np.abs(np.outer(wa, wb) - np.outer(wb, wa)) <= EQ_TOL
-    if np.all(cross):
-        r = wa.sum() / wb.sum() if wb.sum() > 0 else np.inf
-        return _rel(a, b, True, False, f"{what}; same meaning, constant ratio p(a|x)/p(b|x) = {r:.6g} != 1")
-    why = f"{what}; same meaning, the ratio p(a|x)/p(b|x) depends on the preceding symbol (no output bias absorbs it)"
+        return _rel(a, b, False, ce, f"{what}; swapping them changes what a later copy must be")
+    constant = bool(np.all(np.abs(np.outer(xa, xb) - np.outer(xb, xa)) <= EQ_TOL))
+    if constant and ce:
+        where = "equally likely in every context" if len(ta) else "never a target"
+        return _rel(a, b, True, True, f"{what}; same meaning, {where}")
+    if constant:
+        return _rel(a, b, True, False, f"{what}; same meaning, constant ratio p(a|x)/p(b|x) = "
+                    f"{ta.sum() / tb.sum() if tb.sum() > 0 else np.inf:.6g} != 1")
+    why = (f"{what}; same meaning, the ratio p(a|x)/p(b|x) depends on the preceding symbol "
+           "(no output bias absorbs it)")
     if causal:
-        return _rel(a, b, True, False, why)
-    return _rel(a, b, False, False, why + "; not SE under MLM: when the preceding symbol is masked, "
+        return _rel(a, b, True, ce, why)
+    return _rel(a, b, False, ce, why + "; not SE under MLM: when the preceding symbol is masked, "
                 "the variant gives its class away")
 
 
@@ -234,9 +255,9 @@ def split(corpus: Corpus, symbol: str, weights) -> Corpus:
     t = _open(corpus)
     w = _weights(weights, f"split {symbol}")
     names = _split_in(t, symbol, w)
-    n_mc = _class_counts(t, corpus.seqs, corpus.offsets)
+    counts = _class_counts(t, corpus)
     what = f"split of {symbol!r} with weights {','.join(f'{x:g}' for x in w)}"
-    t.relations += [_pair(t, n_mc, corpus.task == "causal", a, b, what)
+    t.relations += [_pair(t, counts, corpus.task == "causal", a, b, what)
                     for i, a in enumerate(names) for b in names[i + 1 :]]
     return _close(corpus, t, {"transform": "split", "symbol": symbol, "weights": w.tolist()})
 
@@ -248,17 +269,18 @@ def twins(corpus: Corpus, topk: int, p: float) -> Corpus:
     if not isinstance(p, (int, float, np.floating)) or not 0.0 < p < 1.0:
         raise InputError(f"twins: P must be in (0, 1), got {p!r}")
     t = _open(corpus)
-    n_mc = _class_counts(t, corpus.seqs, corpus.offsets)
-    counts = _expected_counts(t, n_mc)
+    counts = _class_counts(t, corpus)
+    expected = _expected_counts(t, counts[0])
     copies = t.copies()
-    ranked = sorted((s for s in t.symbols if counts[s] > 0 and s not in copies), key=lambda s: -counts[s])
+    ranked = sorted((s for s in t.symbols if expected[s] > 0 and s not in copies), key=lambda s: -expected[s])
     if len(ranked) < topk:
         raise InputError(f"twins: the corpus has only {len(ranked)} symbols that can get a twin, asked for {topk}")
     w = np.array([1.0 - p, p])
     chosen = ranked[:topk]
     for s in chosen:
         a, b = _split_in(t, s, w)
-        t.relations.append(_pair(t, n_mc, corpus.task == "causal", a, b, f"twins of {s!r} (twin used with p={p:g})"))
+        what = f"twins of {s!r} (twin used with p={p:g})"
+        t.relations.append(_pair(t, counts, corpus.task == "causal", a, b, what))
     return _close(corpus, t, {"transform": "twins", "topk": int(topk), "p": float(p), "symbols": chosen})
 
 
@@ -304,8 +326,8 @@ def allomorph(corpus: Corpus, symbol: str, groups) -> Corpus:
     t.class_of = np.array([cid[(int(c), int(g))] for c, g in zip(t.class_of, g_of)], np.int64)
     t.start_class = cid[(t.start_class, g_start)]
     t.rows = [{s: w[old] for s, w in row.items()} for row in t.rows]
-    n_mc = _class_counts(t, corpus.seqs, corpus.offsets)
-    seen = sum(n_mc[m] * row[symbol] for m, row in enumerate(t.rows) if symbol in row and t.copy_src[m] < 0)
+    counts = _class_counts(t, corpus)
+    seen = sum(counts[0][m] * row[symbol] for m, row in enumerate(t.rows) if symbol in row and t.copy_src[m] < 0)
     if not np.any((np.asarray(seen) > 0) & (grp > 0)):
         raise InputError(f"allomorph {symbol}: no symbol of the groups ever precedes it in the corpus")
     rule = np.where(grp[:, None] == 0, 1.0 / k, (grp[:, None] == np.arange(1, k + 1)).astype(np.float64))
@@ -313,14 +335,19 @@ def allomorph(corpus: Corpus, symbol: str, groups) -> Corpus:
     _expand(t, symbol, names, lambda v: [v * rule[:, i] for i in range(k)])
     desc = " / ".join("+".join(g) for g in groups)
     what = f"allomorphs of {symbol!r} by the preceding symbol's class ({desc})"
-    t.relations += [_pair(t, n_mc, corpus.task == "causal", a, b, what)
+    t.relations += [_pair(t, counts, corpus.task == "causal", a, b, what)
                     for i, a in enumerate(names) for b in names[i + 1 :]]
     return _close(corpus, t, {"transform": "allomorph", "symbol": symbol, "groups": groups})
 
 
 # ------------------------------------------------------------------ coin
 def coin(corpus: Corpus, seed) -> Corpus:
-    """Insert a fair coin (H/T) and, later in the same sentence, its copy (=H/=T)."""
+    """Insert a fair coin (H/T) and, later in the same sentence, its copy (=H/=T).
+
+    In a sentence of L words the coin goes before word i, i uniform in 0..L,
+    and the copy at a uniform position after the coin (``seed`` fixes both).
+    H and T are drawn afresh at every realization; the copy always matches.
+    """
     if corpus.task != "causal":
         raise InputError("the coin transform needs the causal task (--task causal)")
     t = _open(corpus)
@@ -389,6 +416,6 @@ def merge(corpus: Corpus, a: str, b: str) -> Corpus:
         t.copy_map[name] = ta or tb
     t.copy_map = {s: (name if v in (a, b) else v) for s, v in t.copy_map.items()}
     t.replace_symbol(a, [name])
-    t.symbols.remove(b)
+    t.replace_symbol(b, [name])
     meanings = [corpus.meanings[m] for m, row in enumerate(t.rows) if name in row]
     return _close(corpus, t, {"transform": "merge", "symbols": [a, b], "name": name, "meanings": meanings})

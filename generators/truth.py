@@ -33,6 +33,7 @@ from .truth_kernels import row_gaps
 
 TOL = 1e-12
 LN2 = math.log(2.0)
+MAX_SAMPLES = 1_000_000  # n-gram estimates subsample sequences beyond this many targets
 MAX_AUTO_PAIRS_SYMBOLS = 32  # without recorded relations, all pairs of at most this many symbols
 
 
@@ -138,7 +139,7 @@ def _void(a: np.ndarray) -> np.ndarray:
 
 def _unique_rows(keys: np.ndarray):
     """np.unique(keys, axis=0) with first indices and inverse, fast when a row fits in one int64."""
-    lo, span = int(keys.min()), int(keys.max()) - int(keys.min()) + 1
+    lo, span = (int(keys.min()), int(keys.max()) - int(keys.min()) + 1) if keys.size else (0, 1)
     if keys.shape[1] * math.log2(span) < 62:  # digits in [0, span): code order is row order
         code = np.zeros(len(keys), np.int64)
         for col in keys.T:
@@ -190,26 +191,35 @@ def exact(corpus: Corpus, split: str | None = None, max_rows: int = MAX_ROWS) ->
     return from_population(enumerate_population(corpus, split, max_rows), corpus)
 
 
-def estimate(corpus: Corpus, split: str | None = None, k: int = 2, seed: int = 0, draws: int = 1) -> Truth:
+def estimate(corpus: Corpus, split: str | None = None, k: int = 2, seed: int = 0, draws: int = 1,
+             max_samples: int = MAX_SAMPLES) -> Truth:
     """n-gram estimate from ``draws`` realizations (seeds seed, seed + 1, ...).
 
     Targets are weighted as in the exact population (sequences equally likely,
     targets of a sequence sharing its weight), so with k >= the sequence
     length and many draws the estimate tends to the exact truth.  Symbols
-    beyond a sequence's ends are keyed as -2.
+    beyond a sequence's ends are keyed as -2.  When the split would give more
+    than ``max_samples`` targets, a seeded random subset of its sequences is used.
     """
-    if k < 0 or draws < 1:
-        raise InputError(f"n-gram estimates need k >= 0 and draws >= 1, got k={k}, draws={draws}")
+    if k < 0 or draws < 1 or max_samples < 1:
+        raise InputError(f"n-gram estimates need k >= 0, draws >= 1 and max samples >= 1, "
+                         f"got k={k}, draws={draws}, max_samples={max_samples}")
     ids = select(corpus, split)
     per_seq = targets_per_sequence(corpus, ids)
     keep = ids[per_seq > 0]
     if len(keep) == 0:
         raise InputError(f"the {split or 'all'} split of the corpus has no targets")
+    total = int(per_seq.sum()) * draws
+    if total > max_samples:
+        n = max(1, int(len(keep) * max_samples / total))
+        keep = np.sort(np.random.default_rng(seed).choice(keep, n, replace=False))
     n_tgt = np.zeros(corpus.n_sequences, np.int64)
     n_tgt[ids] = per_seq
     seq_of = np.repeat(np.arange(corpus.n_sequences), corpus.lengths)
     t_in_seq = np.arange(len(corpus.seqs)) - corpus.offsets[seq_of]
-    chosen = np.isin(seq_of, keep) & (t_in_seq >= 1 if corpus.task == "causal" else corpus.maskable)
+    in_keep = np.zeros(corpus.n_sequences, bool)
+    in_keep[keep] = True
+    chosen = in_keep[seq_of] & (t_in_seq >= 1 if corpus.task == "causal" else corpus.maskable)
     where = np.flatnonzero(chosen)
     rel = np.arange(-k, 0) if corpus.task == "causal" else np.concatenate([np.arange(-k, 0), np.arange(1, k + 1)])
     idx = where[:, None] + rel[None, :]
@@ -276,6 +286,7 @@ def report(corpus: Corpus, max_rows: int = MAX_ROWS, k: int = 2, seed: int = 0, 
     else:
         truths = _per_split(splits, corpus, lambda s: estimate(corpus, s, k, seed, draws))
         method = {"method": "ngram", "reason": why, "k": k, "seed": seed, "draws": draws,
+                  "max_samples": MAX_SAMPLES,
                   "n_samples": truths["all"].n_samples, "n_contexts": truths["all"].n_contexts,
                   "singleton_contexts": int(np.count_nonzero(truths["all"].counts == 1))}
     full = truths["all"]

@@ -170,7 +170,8 @@ def test_dh_violation_properties(p):
 def test_dh_violation_hand_values():
     assert truth.dh_violation([0, 0], [0, 0], [0.5, 0.5]) == 0  # no 0/0
     assert truth.dh_violation([1.0], [0.0], [1.0]) == pytest.approx(LN2)  # KL(Bern(1)||Bern(1/2)) = ln 2
-    assert truth.dh_violation([0.1], [0.9], [0.5]) == pytest.approx(0.5 * (LN2 + 0.1 * math.log(0.1) + 0.9 * math.log(0.9)))
+    kl = LN2 + 0.1 * math.log(0.1) + 0.9 * math.log(0.9)
+    assert truth.dh_violation([0.1], [0.9], [0.5]) == pytest.approx(0.5 * kl)
 
 
 # ------------------------------------------------------------- exact numbers
@@ -309,3 +310,13 @@ def test_report_exact_and_estimated():
     assert est["ground_truth"]["method"] == "ngram" and est["ground_truth"]["n_samples"] == 16 * 4
     assert est["bayes_optimal"]["train"]["n_samples"] == 8 * 4
     assert [r["conditional_equivalent"] for r in est["relations"]] == [r["ce"] for r in c.relations]
+
+
+@pytest.mark.parametrize("shape, high", [((500, 3), 4), ((300, 40), 3)])  # one int64 code per row; too wide
+def test_unique_rows_matches_numpy(shape, high):
+    keys = np.random.default_rng(1).integers(-2, high, shape).astype(np.int32)
+    keys[100:200] = keys[:100]
+    uk, first, inv = truth._unique_rows(keys)
+    want_uk, want_inv = np.unique(keys, axis=0, return_inverse=True)
+    assert np.array_equal(uk, want_uk) and np.array_equal(inv, want_inv.ravel())
+    assert np.array_equal(keys[first], uk) and np.array_equal(uk[inv], keys)

@@ -18,12 +18,13 @@ EPILOG = """\
 transforms (repeatable; applied in the order given; they act on surface symbols):
   --split dog:0.5,0.5       dog becomes dog#1, dog#2 drawn independently of context with these
                             weights: uniform -> SE and CE; otherwise SE, not CE (constant ratio)
-  --allomorph the:dog+cat/@V/^
+  --allomorph the:dog+cat/@Vt/^
                             the becomes the#1, the#2, the#3: the#i always after a symbol of group i
                             ('+' joins a group's members, '/' separates groups; @POS = every word of
                             that part of speech, ^ = sentence start), uniform after anything else:
                             not CE, the ratio depends on the context (SE under --task causal; under
-                            mlm a masked predecessor breaks SE too)
+                            mlm a masked predecessor breaks SE too); toy-english parts of speech:
+                            Det ProS ProO Name N Adj Vt Vi P Adv Conj Rel
   --coin                    (--task causal) a fair coin H/T at a random position and later its copy
                             =H/=T: H and T are CE but not SE
   --merge dog,runs          one symbol dog|runs writes both meanings (homonymy)

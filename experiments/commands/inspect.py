@@ -73,7 +73,8 @@ def register(subparsers) -> None:
         "enumerated (parity), otherwise estimated from n-gram contexts with the sample counts reported.")
     p.add_argument("path", metavar="PATH", help="corpus file (.npz)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--top", type=int, default=10, help="how many pairs with the largest D to list (default %(default)s)")
+    p.add_argument("--top", type=int, default=10,
+                   help="how many pairs with the largest D to list (default %(default)s)")
     p.add_argument("--max-rows", type=int, default=MAX_ROWS,
                    help="largest exact enumeration, in (context, target) pairs (default %(default)s)")
     p.add_argument("--ngram", type=int, default=2, metavar="K",
