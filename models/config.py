@@ -72,6 +72,8 @@ class ModelConfig:
             v = getattr(self, k)
             if v is not None and (int(v) != v or v < (0 if k == "layers" else 1)):
                 raise InputError(f"{k} must be a positive integer, got {v!r}")
+        if self.arch in ("mixer", "transformer", "lstm") and self.layers < 1:
+            raise InputError(f"the {self.arch} needs at least one layer, got layers={self.layers}")
         if self.arch == "transformer" and self.d % self.heads:
             raise InputError(f"d={self.d} is not divisible by heads={self.heads}")
         self.merge_out = [tuple(int(x) for x in p) for p in self.merge_out]

@@ -6,11 +6,12 @@ an affine part; no final LayerNorm.  The hidden state h of a target at
 position p is x[p] after the last layer.
 
 Padding.  Token mixing runs over the fixed length T = dims[D_T].  Rows
-t >= length are padding: LN1's output there is taken to be zero, so the
-token MLP only ever reads the real rows, and no other block is computed on
-padded rows.  A length-L sequence therefore gives exactly what the same model
-truncated to its first L token-mixing columns (tok_w1[:, :L], tok_w2[:L],
-tok_b2[:L]) gives, and padded tokens influence nothing.
+t >= length are padding: the token MLP reads and writes only the real rows
+(as if LN1's output were zero on padded rows and their outputs discarded),
+and the channel MLP skips padded rows, so they stay zero throughout.  A
+length-L sequence therefore gives exactly what the same model truncated to
+its first L token-mixing columns (tok_w1[:, :L], tok_w2[:L], tok_b2[:L])
+gives, and padded tokens influence nothing.
 
 Causal.  The token MLP must not look ahead: with token_ff == T, hidden unit f
 reads inputs t' <= f and output t reads hidden units f <= t (tok_w1 and tok_w2
@@ -44,28 +45,28 @@ def layer_views(A, offs, dims, i):
 @njit(cache=True)
 def layer_fwd(X, lengths, causal, kind, W, y1, xh1, rs1, a, ha, y2, xh2, rs2, c, hc):
     """One layer in place on X (B*T, d) (row b*T + t is position t of sequence b); keeps what the
-    backward pass needs.  Padded rows of X stay zero: LayerNorm runs over every row, but token
-    mixing reads and writes only real rows and the channel MLP only touches real rows."""
+    backward pass needs.  Innermost loops run over the contiguous channel axis."""
     ln1_g, ln1_b, w1, b1, w2, b2, ln2_g, ln2_b, cw1, cb1, cw2, cb2 = W
     d, tf, T, cf = X.shape[1], w1.shape[0], w1.shape[1], cw1.shape[0]
-    layernorm_fwd(X, ln1_g, ln1_b, LN_EPS, y1, xh1, rs1)
+    layernorm_fwd(X, ln1_g, ln1_b, LN_EPS, y1, xh1, rs1)  # padded rows too: cheap, and never read
     for b in range(lengths.shape[0]):
         L, r0, h0 = lengths[b], b * T, b * tf
-        for f in range(tf):  # token MLP, one channel k at a time
-            n_in = min(L, f + 1) if causal else L
+        for f in range(tf):  # token MLP: a[f] = b1[f] + sum_t w1[f, t] y1[t], for every channel at once
             for k in range(d):
-                s = b1[f]
-                for t in range(n_in):
-                    s += w1[f, t] * y1[r0 + t, k]
-                a[h0 + f, k] = s
-                ha[h0 + f, k] = act(s, kind)
+                a[h0 + f, k] = b1[f]
+            for t in range(min(L, f + 1) if causal else L):
+                w = w1[f, t]
+                for k in range(d):
+                    a[h0 + f, k] += w * y1[r0 + t, k]
+            for k in range(d):
+                ha[h0 + f, k] = act(a[h0 + f, k], kind)
         for t in range(L):
-            n_hid = t + 1 if causal else tf
             for k in range(d):
-                s = b2[t]
-                for f in range(n_hid):
-                    s += w2[t, f] * ha[h0 + f, k]
-                X[r0 + t, k] += s
+                X[r0 + t, k] += b2[t]
+            for f in range(t + 1 if causal else tf):
+                w = w2[t, f]
+                for k in range(d):
+                    X[r0 + t, k] += w * ha[h0 + f, k]
     layernorm_fwd(X, ln2_g, ln2_b, LN_EPS, y2, xh2, rs2)
     for b in range(lengths.shape[0]):
         for r in range(b * T, b * T + lengths[b]):  # channel MLP, one position at a time
@@ -93,19 +94,21 @@ def layer_bwd(dX, lengths, causal, kind, W, GW, y1, xh1, rs1, a, ha, y2, xh2, rs
     for b in range(lengths.shape[0]):
         for r in range(b * T, b * T + lengths[b]):
             for j in range(cf):
-                s = 0.0
-                for k in range(d):
-                    s += cw2[k, j] * dX[r, k]
-                    g_cw2[k, j] += dX[r, k] * hc[r, j]
-                dhc[r, j] = s * act_grad(c[r, j], kind)
-                g_cb1[j] += dhc[r, j]
+                dhc[r, j] = 0.0
             for k in range(d):
-                g_cb2[k] += dX[r, k]
-                s = 0.0
+                g = dX[r, k]
+                g_cb2[k] += g
                 for j in range(cf):
-                    s += cw1[j, k] * dhc[r, j]
-                    g_cw1[j, k] += dhc[r, j] * y2[r, k]
-                dy[r, k] = s
+                    dhc[r, j] += g * cw2[k, j]
+                    g_cw2[k, j] += g * hc[r, j]
+            for k in range(d):
+                dy[r, k] = 0.0
+            for j in range(cf):
+                g = dhc[r, j] * act_grad(c[r, j], kind)
+                g_cb1[j] += g
+                for k in range(d):
+                    dy[r, k] += g * cw1[j, k]
+                    g_cw1[j, k] += g * y2[r, k]
     layernorm_bwd(dy, xh2, rs2, ln2_g, dy, g_ln2_g, g_ln2_b)
     dX += dy
     # token MLP
@@ -115,26 +118,29 @@ def layer_bwd(dX, lengths, causal, kind, W, GW, y1, xh1, rs1, a, ha, y2, xh2, rs
             for k in range(d):
                 dha[h0 + f, k] = 0.0
         for t in range(L):
-            n_hid = t + 1 if causal else tf
             for k in range(d):
                 g_b2[t] += dX[r0 + t, k]
-            for f in range(n_hid):
+            for f in range(t + 1 if causal else tf):
                 s = 0.0
+                w = w2[t, f]
                 for k in range(d):
                     s += dX[r0 + t, k] * ha[h0 + f, k]
-                    dha[h0 + f, k] += w2[t, f] * dX[r0 + t, k]
+                    dha[h0 + f, k] += w * dX[r0 + t, k]
                 g_w2[t, f] += s
         for t in range(L):
             for k in range(d):
                 dy[r0 + t, k] = 0.0
         for f in range(tf):
-            n_in = min(L, f + 1) if causal else L
-            for k in range(d):
-                da = dha[h0 + f, k] * act_grad(a[h0 + f, k], kind)
-                g_b1[f] += da
-                for t in range(n_in):
-                    g_w1[f, t] += da * y1[r0 + t, k]
-                    dy[r0 + t, k] += w1[f, t] * da
+            for k in range(d):  # dha becomes dLoss/da
+                dha[h0 + f, k] *= act_grad(a[h0 + f, k], kind)
+                g_b1[f] += dha[h0 + f, k]
+            for t in range(min(L, f + 1) if causal else L):
+                s = 0.0
+                w = w1[f, t]
+                for k in range(d):
+                    s += dha[h0 + f, k] * y1[r0 + t, k]
+                    dy[r0 + t, k] += w * dha[h0 + f, k]
+                g_w1[f, t] += s
     layernorm_bwd(dy, xh1, rs1, ln1_g, dy, g_ln1_g, g_ln1_b)
     dX += dy
 

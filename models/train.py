@@ -8,7 +8,7 @@ fixed seeded sample of the validation stream.
 """
 from __future__ import annotations
 
-import math
+import json
 
 import numpy as np
 from tqdm import tqdm
@@ -39,8 +39,7 @@ def chunk_steps(batch: int, T: int) -> int:
 
 
 def corpus_info(corpus: Corpus) -> dict:
-    import json
-
+    """What a run records about its corpus; sha256 is the checksum stored in the corpus file."""
     meta = json.dumps(corpus._meta(), sort_keys=True).encode()
     return {"sha256": _checksum(corpus._arrays(), meta), "provenance": corpus.provenance, "task": corpus.task,
             "vocab": list(corpus.vocab), "n_sequences": corpus.n_sequences,

@@ -8,19 +8,29 @@ batch_first, post-LN, no dropout.  One layer maps x (L, d) to
     y1 = LN1(x + a)
     y2 = LN2(y1 + W2 act(W1 y1 + b1) + b2)      act: exact-erf GELU or ReLU; LayerNorm eps 1e-5, affine
 
+Attention is computed with the key and value projections moved to the query
+side, which is exact algebra, not an approximation: per head,
+
+    q . k_j = (Wk^T q) . x_j + q . b_k    the second term is the same for every key and cancels in the softmax
+    sum_j a_j v_j = Wv (sum_j a_j x_j) + b_v      because the a_j sum to 1
+
+so a query costs O(d^2 + heads * keys * d) and no layer ever projects every
+position to keys and values.  (The key bias therefore gets a zero gradient, as
+it has in exact arithmetic in torch.)  The last layer is evaluated only at the
+target rows because nothing else reaches the loss: with one masked position
+per sequence it is one query per sequence.
+
 Sequences are *packed*: the valid positions of a chunk of sequences sit one
 after another in row-major buffers, so padding is never stored or computed and
 cannot leak.  Each query row knows its own packed row ``qx``, the first row of
-its sequence ``k0`` and how many keys it sees ``kn``.  The last layer is only
-evaluated at the target rows (keys and values still everywhere) because
-nothing else reaches the loss; with one masked position per sequence this
-skips most of its work.  A chunk holds as many sequences as fit a fixed memory
-budget: forward over the chunk, one call of the output head, backward.
+its sequence ``k0`` and how many keys it sees ``kn`` (the length, or the
+position + 1 when causal).  A chunk holds as many sequences as fit a fixed
+memory budget: forward over the chunk, one call of the output head, backward.
 
-Matrix products are written as row updates y[i, :] += x[i, c] * W^T[c, :] so
-the inner loop runs over contiguous memory and vectorizes without fast-math;
-the forward pass therefore reads a float64 copy of the weights with the four
-matrices of each layer transposed, made once per call.
+Products are written as row updates y[i, :] += x[i, c] * W^T[c, :] so the
+inner loop runs over contiguous memory and vectorizes without fast-math (which
+would make results depend on the machine); where W^T is needed the kernels read
+a float64 copy of P with each layer's four matrices transposed, made once per call.
 """
 import math
 
@@ -64,84 +74,86 @@ def forward_weights(P, offs, dims):
 
 
 @njit(cache=True)
-def layer_fwd(W, offs, dims, l, X, npos, qx, k0, kn, nq, K, Vv, Q, A, O, S, Y1, XH1, RS1, HP, HA, XH2, RS2, Y):
-    """Layer l on packed input X (npos, d): output Y (nq, d) at the query rows, keeping what backward needs
-    (K, Vv, Q, attention probabilities A (heads, nq, keys), head outputs O, LN1 output Y1, FF HP/HA, LN caches)."""
+def axpy(y, a, x):
+    """y += a * x over vectors: one store stream, so it vectorizes."""
+    for c in range(x.shape[0]):
+        y[c] += a * x[c]
+
+
+@njit(cache=True)
+def dot(x, y):
+    s = 0.0
+    for c in range(x.shape[0]):
+        s += x[c] * y[c]
+    return s
+
+
+@njit(cache=True)
+def layer_fwd(P, W, offs, dims, l, X, qx, k0, kn, nq, Q, U, A, XB, O, S, Y1, XH1, RS1, HP, HA, XH2, RS2, Y):
+    """Layer l on packed input X: output Y (nq, d) at the query rows, keeping what backward needs
+    (Q, U, attention probabilities A (nq, heads, keys), XB, head outputs O, LN1 output Y1, FF HP/HA, LN caches)."""
     d, H, F, kind = dims[D_D], dims[D_HEADS], dims[D_FF], dims[D_ACT]
     dh = d // H
     scale = 1.0 / math.sqrt(dh)
-    WinT, bin_ = mat(W, offs, l, IN_W, d, 3 * d), block(W, offs, l, IN_B)
+    Wk, WT, b_in = mat(P, offs, l, IN_W, 3 * d, d)[d : 2 * d], mat(W, offs, l, IN_W, d, 3 * d), block(W, offs, l, IN_B)
     WoT, bo = mat(W, offs, l, OUT_W, d, d), block(W, offs, l, OUT_B)
     W1T, b1 = mat(W, offs, l, FF_W1, d, F), block(W, offs, l, FF_B1)
     W2T, b2 = mat(W, offs, l, FF_W2, F, d), block(W, offs, l, FF_B2)
-    for j in range(npos):  # keys and values at every position
-        for o in range(d):
-            K[j, o] = bin_[d + o]
-            Vv[j, o] = bin_[2 * d + o]
-        for c in range(d):
-            x = X[j, c]
-            for o in range(d):
-                K[j, o] += x * WinT[c, d + o]
-                Vv[j, o] += x * WinT[c, 2 * d + o]
     for i in range(nq):
         t, j0, n = qx[i], k0[i], kn[i]
-        for o in range(d):
-            Q[i, o] = bin_[o]
+        Q[i] = b_in[:d]
         for c in range(d):
-            x = X[t, c]
-            for o in range(d):
-                Q[i, o] += x * WinT[c, o]
+            axpy(Q[i], X[t, c], WT[c, :d])
         for h in range(H):
-            lo = h * dh
+            lo, hi = h * dh, (h + 1) * dh
+            # scores q.k_j = u.x_j + q.b_k with u = Wk^T q; q.b_k is the same for every key and cancels
+            U[i, h] = 0.0
+            for o in range(lo, hi):
+                axpy(U[i, h], scale * Q[i, o], Wk[o])
             m = -np.inf
             for j in range(n):
-                s = 0.0
-                for c in range(lo, lo + dh):
-                    s += Q[i, c] * K[j0 + j, c]
-                s *= scale
-                A[h, i, j] = s
-                m = max(m, s)
+                A[i, h, j] = dot(U[i, h], X[j0 + j])
+                m = max(m, A[i, h, j])
             z = 0.0
             for j in range(n):
-                A[h, i, j] = math.exp(A[h, i, j] - m)
-                z += A[h, i, j]
-            for c in range(lo, lo + dh):
-                O[i, c] = 0.0
+                A[i, h, j] = math.exp(A[i, h, j] - m)
+                z += A[i, h, j]
+            # sum_j a_j v_j = Wv xbar + b_v with xbar = sum_j a_j x_j, since the a_j sum to 1
+            XB[i, h] = 0.0
             for j in range(n):
-                a = A[h, i, j] / z
-                A[h, i, j] = a
-                for c in range(lo, lo + dh):
-                    O[i, c] += a * Vv[j0 + j, c]
+                A[i, h, j] /= z
+                axpy(XB[i, h], A[i, h, j], X[j0 + j])
+            O[i, lo:hi] = b_in[2 * d + lo : 2 * d + hi]
+            for c in range(d):
+                axpy(O[i, lo:hi], XB[i, h, c], WT[c, 2 * d + lo : 2 * d + hi])
         for o in range(d):  # residual + out_proj
             S[i, o] = X[t, o] + bo[o]
         for c in range(d):
-            for o in range(d):
-                S[i, o] += O[i, c] * WoT[c, o]
+            axpy(S[i], O[i, c], WoT[c])
     layernorm_fwd(S[:nq], block(W, offs, l, LN1_G), block(W, offs, l, LN1_B), LN_EPS, Y1[:nq], XH1[:nq], RS1[:nq])
     for i in range(nq):
-        for f in range(F):
-            HP[i, f] = b1[f]
+        HP[i] = b1
         for c in range(d):
-            for f in range(F):
-                HP[i, f] += Y1[i, c] * W1T[c, f]
+            axpy(HP[i], Y1[i, c], W1T[c])
         for f in range(F):
             HA[i, f] = act(HP[i, f], kind)
         for o in range(d):
             S[i, o] = Y1[i, o] + b2[o]
         for f in range(F):
-            for o in range(d):
-                S[i, o] += HA[i, f] * W2T[f, o]
+            axpy(S[i], HA[i, f], W2T[f])
     layernorm_fwd(S[:nq], block(W, offs, l, LN2_G), block(W, offs, l, LN2_B), LN_EPS, Y[:nq], XH2[:nq], RS2[:nq])
 
 
 @njit(cache=True)
-def layer_bwd(P, G, offs, dims, l, X, npos, qx, k0, kn, nq, K, Vv, Q, A, O, Y1, XH1, RS1, HP, HA, XH2, RS2,
-              dY, dX, dS, dY1, dO, dQ, dK, dV, dp, dh_ff):
-    """Backward of layer_fwd: dY (nq, d) at the query rows -> dX (npos, d) and gradients added into G."""
+def layer_bwd(P, W, G, offs, dims, l, X, npos, qx, k0, kn, nq, Q, U, A, XB, O, Y1, XH1, RS1, HP, HA, XH2, RS2,
+              dY, dX, dS, dY1, dO, dq, du, dxb, dp, dh_ff):
+    """Backward of layer_fwd: dY (nq, d) at the query rows -> dX (npos, d) and gradients added into G.
+    The key bias gets no gradient: it cancels in the softmax."""
     d, H, F, kind = dims[D_D], dims[D_HEADS], dims[D_FF], dims[D_ACT]
     dh = d // H
     scale = 1.0 / math.sqrt(dh)
-    Win, gWin, gbin = mat(P, offs, l, IN_W, 3 * d, d), mat(G, offs, l, IN_W, 3 * d, d), block(G, offs, l, IN_B)
+    Win, WT = mat(P, offs, l, IN_W, 3 * d, d), mat(W, offs, l, IN_W, d, 3 * d)
+    gWin, gbin = mat(G, offs, l, IN_W, 3 * d, d), block(G, offs, l, IN_B)
     Wo, gWo, gbo = mat(P, offs, l, OUT_W, d, d), mat(G, offs, l, OUT_W, d, d), block(G, offs, l, OUT_B)
     W1, gW1, gb1 = mat(P, offs, l, FF_W1, F, d), mat(G, offs, l, FF_W1, F, d), block(G, offs, l, FF_B1)
     W2, gW2, gb2 = mat(P, offs, l, FF_W2, d, F), mat(G, offs, l, FF_W2, d, F), block(G, offs, l, FF_B2)
@@ -149,77 +161,60 @@ def layer_bwd(P, G, offs, dims, l, X, npos, qx, k0, kn, nq, K, Vv, Q, A, O, Y1, 
     layernorm_bwd(dY[:nq], XH2[:nq], RS2[:nq], block(P, offs, l, LN2_G), dS[:nq],
                   block(G, offs, l, LN2_G), block(G, offs, l, LN2_B))
     for i in range(nq):
-        for f in range(F):
-            dh_ff[f] = 0.0
+        dY1[i] = dS[i]
+        axpy(gb2, 1.0, dS[i])
+        dh_ff[:] = 0.0
         for o in range(d):
-            g = dS[i, o]
-            dY1[i, o] = g
-            gb2[o] += g
-            for f in range(F):
-                dh_ff[f] += g * W2[o, f]
-                gW2[o, f] += g * HA[i, f]
+            axpy(dh_ff, dS[i, o], W2[o])
+            axpy(gW2[o], dS[i, o], HA[i])
         for f in range(F):
             g = dh_ff[f] * act_grad(HP[i, f], kind)
             gb1[f] += g
-            for c in range(d):
-                gW1[f, c] += g * Y1[i, c]
-                dY1[i, c] += g * W1[f, c]
+            axpy(gW1[f], g, Y1[i])
+            axpy(dY1[i], g, W1[f])
     # y1 = LN1(x + Wo o + bo)
     layernorm_bwd(dY1[:nq], XH1[:nq], RS1[:nq], block(P, offs, l, LN1_G), dS[:nq],
                   block(G, offs, l, LN1_G), block(G, offs, l, LN1_B))
     dX[:npos] = 0.0
     for i in range(nq):
-        t = qx[i]
-        for c in range(d):
-            dO[i, c] = 0.0
+        t, j0, n = qx[i], k0[i], kn[i]
+        axpy(dX[t], 1.0, dS[i])
+        axpy(gbo, 1.0, dS[i])
+        dO[:] = 0.0
         for o in range(d):
-            g = dS[i, o]
-            dX[t, o] += g
-            gbo[o] += g
-            for c in range(d):
-                gWo[o, c] += g * O[i, c]
-                dO[i, c] += g * Wo[o, c]
-    # o_i = sum_j a_ij v_j,  a_i = softmax_j(scale q_i . k_j)
-    dK[:npos] = 0.0
-    dV[:npos] = 0.0
-    for i in range(nq):
-        j0, n = k0[i], kn[i]
-        for c in range(d):
-            dQ[i, c] = 0.0
+            axpy(gWo[o], dS[i, o], O[i])
+            axpy(dO, dS[i, o], Wo[o])
+        dq[:] = 0.0
         for h in range(H):
-            lo = h * dh
-            ad = 0.0  # sum_j a_ij dL/da_ij
+            lo, hi = h * dh, (h + 1) * dh
+            # o_h = Wv_h xbar + b_v
+            dxb[:] = 0.0
+            for o in range(2 * d + lo, 2 * d + hi):
+                g = dO[o - 2 * d]
+                gbin[o] += g
+                axpy(gWin[o], g, XB[i, h])
+                axpy(dxb, g, Win[o])
+            # xbar = sum_j a_j x_j,  a = softmax_j(u . x_j)
+            ad = 0.0  # sum_j a_j dL/da_j
             for j in range(n):
-                g = 0.0
-                a = A[h, i, j]
-                for c in range(lo, lo + dh):
-                    g += dO[i, c] * Vv[j0 + j, c]
-                    dV[j0 + j, c] += a * dO[i, c]
-                dp[j] = g
-                ad += a * g
+                dp[j] = dot(dxb, X[j0 + j])
+                ad += A[i, h, j] * dp[j]
+                axpy(dX[j0 + j], A[i, h, j], dxb)
+            du[:] = 0.0
             for j in range(n):
-                g = A[h, i, j] * (dp[j] - ad) * scale
-                for c in range(lo, lo + dh):
-                    dQ[i, c] += g * K[j0 + j, c]
-                    dK[j0 + j, c] += g * Q[i, c]
-    # in_proj: q at the query rows, k and v at every position
-    for i in range(nq):
-        t = qx[i]
-        for o in range(d):
-            g = dQ[i, o]
-            gbin[o] += g
+                g = A[i, h, j] * (dp[j] - ad)
+                axpy(du, g, X[j0 + j])
+                axpy(dX[j0 + j], g, U[i, h])
+            # u = scale Wk_h^T q_h
+            for o in range(lo, hi):
+                axpy(gWin[d + o], scale * Q[i, o], du)
             for c in range(d):
-                gWin[o, c] += g * X[t, c]
-                dX[t, c] += g * Win[o, c]
-    for j in range(npos):
+                axpy(dq[lo:hi], scale * du[c], WT[c, d + lo : d + hi])
+        # q = Wq x_t + b_q
+        axpy(gbin[:d], 1.0, dq)
         for o in range(d):
-            gk, gv = dK[j, o], dV[j, o]
-            gbin[d + o] += gk
-            gbin[2 * d + o] += gv
-            for c in range(d):
-                gWin[d + o, c] += gk * X[j, c]
-                gWin[2 * d + o, c] += gv * X[j, c]
-                dX[j, c] += gk * Win[d + o, c] + gv * Win[2 * d + o, c]
+            axpy(gWin[o], dq[o], X[t])
+            axpy(dX[t], dq[o], Win[o])
 
 
 @njit(cache=True)
@@ -228,6 +223,8 @@ def group_targets(B, tgt_seq):
     N = tgt_seq.shape[0]
     start = np.zeros(B + 1, np.int64)
     for n in range(N):
+        if not 0 <= tgt_seq[n] < B:
+            raise ValueError("target refers to a row outside the batch")
         start[tgt_seq[n] + 1] += 1
     for b in range(B):
         start[b + 1] += start[b]
@@ -242,8 +239,9 @@ def group_targets(B, tgt_seq):
 
 @njit(cache=True)
 def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w, want_grad,
-        want_loss, Hout):
-    """Driver of loss_grad and hidden.  Chunk by chunk: pack, forward, head at the targets, backward."""
+        want_loss, Hout, chunk_floats):
+    """Driver of loss_grad and hidden.  Chunk by chunk (about chunk_floats of saved activations each):
+    pack, forward, output head at the targets, backward."""
     B, T = tokens.shape
     d, nl, H, F = dims[D_D], dims[D_LAYERS], dims[D_HEADS], dims[D_FF]
     causal = dims[D_CAUSAL] != 0
@@ -255,8 +253,8 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
     for k in range(N):
         pos[k], sym[k], w[k] = tgt_pos[order[k]], tgt_sym[order[k]], tgt_w[order[k]]
     # chunks of consecutive rows; rows without targets are skipped (they cannot affect the loss)
-    per_seq = max(nl, 1) * T * (10 * d + H * T + 2 * F + 2)
-    cap = max(1, CHUNK_FLOATS // per_seq)
+    per_seq = max(nl, 1) * T * ((6 + 2 * H) * d + H * T + 2 * F + 2)
+    cap = max(1, chunk_floats // per_seq)
     bounds = np.empty(B + 1, np.int64)
     n_chunks, count, NP, NR, p, q = 0, 0, 1, 1, 0, 0
     bounds[0] = 0
@@ -273,16 +271,15 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
     nla = max(nl, 1)
     W = forward_weights(P, offs, dims)
     Xs = np.zeros((nla, NP, d))  # Xs[l]: packed input of layer l
-    K, Vv = np.empty((nla, NP, d)), np.empty((nla, NP, d))
     Q, O, Y1 = np.empty((nla, NR, d)), np.empty((nla, NR, d)), np.empty((nla, NR, d))
     XH1, XH2 = np.empty((nla, NR, d)), np.empty((nla, NR, d))
+    U, XB = np.empty((nla, NR, H, d)), np.empty((nla, NR, H, d))
+    A = np.empty((nla, NR, H, T))
     RS1, RS2 = np.empty((nla, NR)), np.empty((nla, NR))
     HP, HA = np.empty((nla, NR, F)), np.empty((nla, NR, F))
-    A = np.empty((nla, H, NR, T))
-    Hs, S = np.empty((NR, d)), np.empty((NR, d))
-    dS, dY1, dO, dQ, dK, dV = (np.empty((NR, d)), np.empty((NR, d)), np.empty((NR, d)), np.empty((NR, d)),
-                               np.empty((NR, d)), np.empty((NR, d)))
+    Hs, S, dS, dY1 = np.empty((NR, d)), np.empty((NR, d)), np.empty((NR, d)), np.empty((NR, d))
     dA, dB = np.empty((NR, d)), np.empty((NR, d))
+    dO, dq, du, dxb = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
     dp, dh_ff = np.empty(T), np.empty(F)
     qx, k0, kn = np.empty(NP, np.int64), np.empty(NP, np.int64), np.empty(NP, np.int64)  # every position
     tq, tk0, tkn = np.empty(NR, np.int64), np.empty(NR, np.int64), np.empty(NR, np.int64)  # the targets
@@ -302,6 +299,8 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
                 qx[npos + t], k0[npos + t] = npos + t, npos
                 kn[npos + t] = t + 1 if causal else L
             for k in range(start[b], start[b + 1]):
+                if not 0 <= pos[k] < L:
+                    raise ValueError("target position outside its sequence")
                 i = k - start[b0]
                 tq[i], tk0[i] = npos + pos[k], npos
                 tkn[i] = pos[k] + 1 if causal else L
@@ -315,7 +314,7 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
                 rq, rk0, rkn, nq, Y = tq, tk0, tkn, nt, Hs
             else:
                 rq, rk0, rkn, nq, Y = qx, k0, kn, npos, Xs[l + 1]
-            layer_fwd(W, offs, dims, l, Xs[l], npos, rq, rk0, rkn, nq, K[l], Vv[l], Q[l], A[l], O[l], S, Y1[l],
+            layer_fwd(P, W, offs, dims, l, Xs[l], rq, rk0, rkn, nq, Q[l], U[l], A[l], XB[l], O[l], S, Y1[l],
                       XH1[l], RS1[l], HP[l], HA[l], XH2[l], RS2[l], Y)
         if nl == 0:  # no layers: h is the input embedding itself
             for i in range(nt):
@@ -339,8 +338,8 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
                 rq, rk0, rkn, nq = tq, tk0, tkn, nt
             else:
                 rq, rk0, rkn, nq = qx, k0, kn, npos
-            layer_bwd(P, G, offs, dims, l, Xs[l], npos, rq, rk0, rkn, nq, K[l], Vv[l], Q[l], A[l], O[l], Y1[l],
-                      XH1[l], RS1[l], HP[l], HA[l], XH2[l], RS2[l], dA, dB, dS, dY1, dO, dQ, dK, dV, dp, dh_ff)
+            layer_bwd(P, W, G, offs, dims, l, Xs[l], npos, rq, rk0, rkn, nq, Q[l], U[l], A[l], XB[l], O[l], Y1[l],
+                      XH1[l], RS1[l], HP[l], HA[l], XH2[l], RS2[l], dA, dB, dS, dY1, dO, dq, du, dxb, dp, dh_ff)
             dA, dB = dB, dA
         for b in range(b0, b1):
             if start[b + 1] > start[b]:
@@ -352,7 +351,7 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
 def loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w, want_grad):
     """Weighted loss and accuracy of one batch; adds the gradient into G when want_grad (the arch contract)."""
     return run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w,
-               want_grad, True, np.empty((0, dims[D_D])))
+               want_grad, True, np.empty((0, dims[D_D])), CHUNK_FLOATS)
 
 
 @njit(cache=True)
@@ -361,5 +360,5 @@ def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
     N = tgt_seq.shape[0]
     Hout = np.zeros((N, dims[D_D]))
     run(P, P, offs, dims, in_row, in_row, tokens, lengths, tgt_seq, tgt_pos, np.zeros(N, np.int32),
-        np.zeros(N), False, False, Hout)
+        np.zeros(N), False, False, Hout, CHUNK_FLOATS)
     return Hout

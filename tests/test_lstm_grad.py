@@ -37,11 +37,12 @@ def make_params(cfg, seed=0):
     return P.astype(cfg.dtype)
 
 
-def make_batch(objective, seed=0, B=6, padded=True):
-    """Random rows with lengths 2..T, garbage beyond the length, several targets per row in shuffled order."""
+def make_batch(objective, seed=0, B=6, padded=True, min_len=2):
+    """Random rows with lengths min_len..T, garbage beyond the length, several targets per row in shuffled order."""
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, V - 1, (B, T)).astype(np.int32)
-    lengths = (rng.integers(2, T + 1, B) if padded else np.full(B, T)).astype(np.int32)
+    lengths = (rng.integers(min_len, T + 1, B) if padded else np.full(B, T)).astype(np.int32)
+    lengths[0] = min_len if padded else T  # the shortest row always occurs
     seq, pos, sym = [], [], []
     for b in range(B - 1):  # the last row gets no target: it must not matter
         L = lengths[b]
@@ -171,6 +172,22 @@ def test_gradient_shapes(layers, bi, objective):
     check_gradient(cfg, make_params(cfg, k), make_batch(objective, k, padded=k % 3 != 1))
 
 
+def test_gradient_with_one_token_rows():
+    cfg = make_cfg("mlm", bias=True)
+    batch = make_batch("mlm", 21, min_len=1)
+    assert 1 in batch[1][:-1]
+    check_gradient(cfg, make_params(cfg, 21), batch)
+
+
+def test_target_outside_its_row_is_refused():
+    cfg = make_cfg("mlm")
+    tokens, lengths, seq, pos, sym, w = make_batch("mlm", 22)
+    pos = pos.copy()
+    pos[0] = lengths[seq[0]]
+    with pytest.raises(ValueError, match="outside its sequence"):
+        kernel(cfg, make_params(cfg), (tokens, lengths, seq, pos, sym, w))
+
+
 def test_gradient_paper_small_shape():
     cfg = ModelConfig(arch="lstm", tied=True).fit(V, T, "mlm")
     assert (cfg.layers, cfg.d, cfg.hidden, cfg.bidirectional) == (2, 4, 8, True)
@@ -182,7 +199,8 @@ def test_gradient_paper_small_shape():
 def test_matches_numpy_reference(objective, layers, bi):
     cfg = make_cfg(objective, tied=layers % 2 == 1, bias=True, merge=True, layers=layers, bi=bi, d=4, hidden=5)
     P = make_params(cfg, layers)
-    batch = make_batch(objective, layers + 10)
+    batch = make_batch(objective, layers + 10, B=9, min_len=1)
+    assert 1 in batch[1][:-1]  # a one-token row with targets (mlm) or without any (causal)
     loss, acc, _ = kernel(cfg, P, batch, False)
     ref_loss, ref_acc = reference_loss(cfg, P, *batch)
     assert abs(loss - ref_loss) <= 1e-12 * max(1.0, abs(ref_loss))

@@ -268,3 +268,31 @@ def test_gradient_on_stream_batch(objective):
     P = make_params(cfg, 15)
     assert abs(kernel(cfg, P, batch, False)[0] - reference_loss(cfg, P, *batch)[0]) <= 1e-12
     check_gradient(cfg, P, batch)
+
+
+def test_chunking_does_not_change_the_result():
+    """One sequence per chunk (many head calls, buffers reused) against the default single chunk."""
+    for objective in ("mlm", "causal"):
+        cfg = make_cfg(objective, bias=True)
+        in_row, out_row, _, offs, dims, _ = params.layout(cfg)
+        P = make_params(cfg, 17)
+        batch = make_batch(objective, 18, B=9)
+        loss, acc, G = kernel(cfg, P, batch)
+        G1 = np.zeros_like(P)
+        loss1, acc1 = tk.run(P, G1, offs, dims, in_row, out_row, *batch, True, True, np.empty((0, cfg.d)), 1)
+        assert abs(loss - loss1) <= 1e-14 and abs(acc - acc1) <= 1e-14
+        np.testing.assert_allclose(G1, G, rtol=1e-12, atol=1e-15)
+
+
+def test_key_bias_cancels_in_the_softmax():
+    """q . (k_j + b) shifts every score of a query equally: the reference loss ignores b_k, and its gradient is 0."""
+    cfg = make_cfg("causal", layers=2, heads=2)
+    P = make_params(cfg, 19)
+    batch = make_batch("causal", 20)
+    W = params.views(cfg, P)
+    _, _, G = kernel(cfg, P, batch)
+    before = reference_loss(cfg, P, *batch)[0]
+    for i in range(cfg.layers):
+        W[f"layer{i}.in_b"][cfg.d : 2 * cfg.d] += 1.5
+        assert not np.any(params.views(cfg, G)[f"layer{i}.in_b"][cfg.d : 2 * cfg.d])
+    assert abs(reference_loss(cfg, P, *batch)[0] - before) <= 1e-12

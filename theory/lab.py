@@ -80,6 +80,23 @@ def fit_loss(m: Model, ex: Examples) -> float:
     return float(np.sum(ex.tgt_w * (logsumexp(z) - z[np.arange(len(z)), ex.tgt_sym])))
 
 
+def pair_conditionals(s: Setup, a: int, b: int):
+    """Per population entry: (context id, p(a|x), p(b|x), p(x)), grouped here from the population itself.
+
+    A context is the token row (the mask included), the target position and the length,
+    as in ``generators.truth``; grouping again here gives a second computation of p(.|x).
+    """
+    ex = s.pop
+    key = np.concatenate([ex.tokens[0][ex.tgt_seq], ex.tgt_pos[:, None], ex.lengths[0][ex.tgt_seq][:, None]], 1)
+    _, ctx = np.unique(key, axis=0, return_inverse=True)
+    ctx = ctx.ravel()
+    C = ctx.max() + 1
+    pc = np.bincount(ctx, ex.tgt_w, C)
+    pa = np.bincount(ctx, ex.tgt_w * (ex.tgt_sym == a), C) / pc
+    pb = np.bincount(ctx, ex.tgt_w * (ex.tgt_sym == b), C) / pc
+    return ctx, pa[ctx], pb[ctx], pc[ctx]
+
+
 class Optimizer:
     """The project's numba training loop on a Model's parameters in place, from wherever they are.
 
@@ -114,21 +131,36 @@ class Optimizer:
 
 
 @lru_cache(maxsize=16)
-def _fitted_params(bits: int, arch: str, merge: tuple, steps: int, lr: float, seed: int) -> tuple:
-    s = parity(bits)
-    m = model(s, arch, seed=seed, merge_out=list(merge))
+def _fitted_params(corpus: str, bits: int, arch: str, merge: tuple, bias: bool, steps: int, lr: float,
+                   seed: int) -> tuple:
+    s = CORPORA[corpus](bits)
+    m = model(s, arch, seed=seed, merge_out=list(merge), output_bias=bias)
     losses = Optimizer(m, s.pop, "adam", lr=lr).run(steps)
     return m.P.copy(), np.append(losses, m.loss(s.pop)[0])  # the last entry: after the last update
 
 
-def fitted(bits: int, arch: str = "mixer", merge: tuple = (), steps: int = 1500, lr: float = 1e-2, seed: int = 0):
-    """(model, losses): a model trained on the parity DH population with Adam, no decay (cached, copied).
+def fitted(bits: int, arch: str = "mixer", merge: tuple = (), steps: int = 1500, lr: float = 1e-2, seed: int = 0,
+           bias: bool = False, corpus: str = "dh"):
+    """(model, losses): a model trained on a parity population ("dh" or "allomorph") with Adam, no decay.
 
-    losses[t] is the exact population loss after t updates (t = 0 .. steps)."""
-    P, losses = _fitted_params(bits, arch, tuple(merge), steps, lr, seed)
-    m = model(parity(bits), arch, seed=seed, merge_out=list(merge))
+    Cached and copied; losses[t] is the exact population loss after t updates (t = 0 .. steps)."""
+    P, losses = _fitted_params(corpus, bits, arch, tuple(merge), bias, steps, lr, seed)
+    m = model(CORPORA[corpus](bits), arch, seed=seed, merge_out=list(merge), output_bias=bias)
     m.P[:] = P
     return m, losses.copy()
+
+
+def with_bias(m: Model, bias: np.ndarray) -> Model:
+    """The same model with an output bias added (per shared row)."""
+    import dataclasses
+
+    out = Model(dataclasses.replace(m.cfg, output_bias=True))
+    dst = out.views()
+    for name, a in m.views().items():
+        if name != "out_bias":
+            dst[name][...] = a
+    dst["out_bias"][...] = bias
+    return out
 
 
 @lru_cache(maxsize=4)
@@ -154,3 +186,6 @@ def parity_allomorph(bits: int = 3, after0=(0.1, 0.9), after1=(0.9, 0.1)) -> Set
                         "why": "bit-0 variants chosen by the preceding bit: a context-dependent ratio"})
     c.provenance = {**c.provenance, "generator": "parity+allomorph (theory.lab)"}
     return setup(c.validate())
+
+
+CORPORA = {"dh": parity, "allomorph": parity_allomorph}

@@ -26,12 +26,18 @@ constant ratio, fails (the rows contract below it).
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
-from . import sym
+from models.params import D_R
+
+from . import lab, sym
 from .result import Result
 
 ID = "P3"
+FIT = 0.1  # a model "fits" when its log-ratio error over |h| is within 10% of the bound
+OPT_TOL = 1e-3  # nats above the Bayes CE that still count as optimal
+BOUND_TOL = 1e-9  # rounding below a lower bound
 STATEMENT = "q = p => <h, o_a-o_b> + (b_a-b_b) = log r(x), so |o_a-o_b| >= max_x |log r(x) - db| / |h(x)|; a bias absorbs a constant r, not a context-dependent one"
 
 
@@ -79,5 +85,102 @@ def symbolic() -> Result:
     return res
 
 
+def _geometry(m, s, a: int, b: int) -> dict:
+    """The data's log r(x) beside the model's h(x), z_a - z_b and rows, over distinct contexts with p_a + p_b > 0."""
+    ctx, pa, pb, px = lab.pair_conditionals(s, a, b)
+    _, first = np.unique(ctx, return_index=True)
+    pa, pb, px = pa[first], pb[first], px[first]
+    h, z, _ = lab.head(m, s.pop)
+    k = pa + pb > 0
+    if np.any(k & ((pa == 0) | (pb == 0))):
+        raise ValueError("a context where exactly one of the pair is possible: log r is infinite")
+    h, zd, logr = h[first][k], (z[first, a] - z[first, b])[k], np.log(pa[k] / pb[k])
+    hn = np.linalg.norm(h, axis=1)
+    db = float(m.b_out()[a] - m.b_out()[b])
+    E = m.E_out()
+    i, j = np.triu_indices(len(h), 1)
+    dh = np.linalg.norm(h[i] - h[j], axis=1)
+    ok = dh > 1e-12
+    # the bias-free bound from two contexts: <h(x) - h(x'), o_a - o_b> = log r(x) - log r(x')
+    pair = np.abs(logr[i] - logr[j])[ok] / dh[ok]
+    rho, mass = pa[k] / (pa[k] + pb[k]), px[k] * (pa[k] + pb[k])
+    c = np.sum(mass * rho) / np.sum(mass)  # the best shared-row ratio a bias can set
+    kl = lambda c: np.sum(mass * (rho * np.log(rho / c) + (1 - rho) * np.log((1 - rho) / (1 - c))))  # noqa: E731
+    return {
+        "distance": float(np.linalg.norm(E[a] - E[b])), "delta_b": db,
+        "bound": float(np.max(np.abs(logr - db) / hn)), "bound_no_bias": float(np.max(np.abs(logr) / hn)),
+        "paper_bound": float(np.max(np.abs(logr)) / hn.max()), "pair_bound": float(pair.max(initial=0.0)),
+        "fit_error": float(np.max(np.abs(zd - logr))), "fit_error_over_h": float(np.max(np.abs(zd - logr) / hn)),
+        "D_half": float(kl(0.5)), "D_bias": float(kl(c)), "best_bias_ratio": float(c),
+    }
+
+
+def _merge_rows(m, s, a: int, b: int, delta_b: float | None) -> tuple[float, float]:
+    """o_a := o_b with b_a := b_b + delta_b (None: the best delta_b); (population loss, delta_b used)."""
+    u = m if m.cfg.output_bias else lab.with_bias(m, np.zeros(m.dims[D_R]))
+    u = lab.with_bias(u, u.views()["out_bias"].copy())  # a copy
+    E, bias, ra, rb = lab.emb(u), u.views()["out_bias"], u.out_row[a], u.out_row[b]
+    E[ra] = E[rb]
+
+    def loss(c):
+        bias[ra] = bias[rb] + c
+        return u.loss(s.pop)[0]
+
+    if delta_b is None:  # the loss is convex in one logit offset: ternary search
+        lo, hi = -15.0, 15.0
+        for _ in range(80):
+            x1, x2 = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+            lo, hi = (lo, x2) if loss(x1) < loss(x2) else (x1, hi)
+        delta_b = (lo + hi) / 2
+    return loss(delta_b), delta_b
+
+
 def numeric(quick: bool = True) -> Result:
-    raise NotImplementedError
+    """Mixers trained (Adam, population) on parity DH (0a/0b: constant ratio 1/9) and on a parity
+    allomorph (0a/0b chosen by the preceding bit: log r in {-log 9, 0, log 9})."""
+    res = Result(ID, "numeric", STATEMENT)
+    bits, steps = (3, 1000) if quick else (4, 1500)
+    a, b = 0, 1
+    skew, allo = lab.parity(bits), lab.parity_allomorph(bits)
+    res.tol(fit=FIT, optimal=OPT_TOL, lower_bound=BOUND_TOL)
+    res.number(bits=bits, steps=steps, log9=float(np.log(9)))
+    trained = {}
+    for name, corpus in (("skewed", "dh"), ("allomorph", "allomorph")):
+        for bias in (False, True):
+            m, _ = lab.fitted(bits, "mixer", steps=steps, bias=bias, corpus=corpus)
+            trained[name, bias] = m
+            g = _geometry(m, skew if corpus == "dh" else allo, a, b)
+            res.number(**{f"{name} {'bias' if bias else 'no bias'}: {k}": v for k, v in g.items()})
+
+    # 1. no bias, constant ratio: the trained rows are held apart by the data bound
+    g = _geometry(trained["skewed", False], skew, a, b)
+    res.check("skewed, no bias: the model fits (fit error / |h| <= 10% of the bound)",
+              g["fit_error_over_h"] <= FIT * g["bound"], g["fit_error_over_h"] / g["bound"])
+    res.check("skewed, no bias: |o_a - o_b| >= 0.9 max_x |log r(x)| / |h(x)|", g["distance"] >= (1 - FIT) * g["bound"],
+              g["distance"] / g["bound"])
+    res.check("D from this grouping = D from generators.truth", abs(g["D_half"] - skew.truth.dh_violation(a, b)) <= 1e-12,
+              g["D_half"])
+    # 2. with a bias the constant ratio is absorbed: o_a = o_b, b_a - b_b = log r fits as well
+    bayes = skew.truth.cross_entropy()
+    loss, _ = _merge_rows(trained["skewed", False], skew, a, b, float(np.log(1 / 9)))
+    res.number(**{"skewed: o_a := o_b, db = log(1/9): loss - bayes": loss - bayes})
+    res.check("skewed: a bias absorbs the ratio (o_a := o_b, b_a - b_b = log r keeps the Bayes CE)",
+              loss - bayes <= OPT_TOL, loss - bayes)
+    res.check("skewed: the data price of o_a = o_b with a free bias is 0", g["D_bias"] <= 1e-12, g["D_bias"])
+    res.control("no-bias bound |o_a - o_b| >= 0.9 max_x |log r| / |h| for the merged biased model (distance 0)",
+                0.0 >= (1 - FIT) * g["bound_no_bias"], g["bound_no_bias"])
+    # 3. a context-dependent ratio is not absorbed, bias or not
+    ga = _geometry(trained["allomorph", True], allo, a, b)
+    res.check("allomorph, bias: the model fits (fit error / |h| <= 10% of the bound)",
+              ga["fit_error_over_h"] <= FIT * ga["bound"], ga["fit_error_over_h"] / ga["bound"])
+    res.check("allomorph, bias: |o_a - o_b| >= 0.9 max |log r(x) - log r(x')| / |h(x) - h(x')| > 0",
+              ga["pair_bound"] > 0 and ga["distance"] >= (1 - FIT) * ga["pair_bound"], ga["distance"] / ga["pair_bound"])
+    bayes_a = allo.truth.cross_entropy()
+    loss_a, c = _merge_rows(trained["allomorph", True], allo, a, b, None)
+    res.number(**{"allomorph: o_a := o_b, best db: loss - bayes": loss_a - bayes_a, "allomorph: best db": c})
+    res.check("allomorph: o_a = o_b with the best bias costs at least min_c E[(p_a+p_b) KL(rho || c)] > 0",
+              ga["D_bias"] > OPT_TOL and loss_a - bayes_a >= ga["D_bias"] - BOUND_TOL, loss_a - bayes_a - ga["D_bias"])
+    res.control("allomorph: a bias absorbs the ratio (o_a := o_b with the best bias keeps the Bayes CE)",
+                loss_a - bayes_a <= OPT_TOL, loss_a - bayes_a)
+    res.control("skewed: the two-context bound forces o_a != o_b", g["pair_bound"] > FIT, g["pair_bound"])
+    return res

@@ -37,6 +37,7 @@ class Result:
     checks: list = field(default_factory=list)  # [{name, ok, value}]
     negative_control: dict = field(default_factory=lambda: {"status": "n/a", "controls": []})
     message: str = ""
+    seconds: float = 0.0
 
     # ------------------------------------------------------------- building
     def check(self, name: str, ok: bool, value=None) -> bool:
@@ -80,5 +81,5 @@ class Result:
         return {
             "id": self.id, "kind": self.kind, "statement": self.statement, "status": self.status,
             "numbers": self.numbers, "tolerance": self.tolerance, "checks": self.checks,
-            "negative_control": self.negative_control, "message": self.message,
+            "negative_control": self.negative_control, "message": self.message, "seconds": self.seconds,
         }

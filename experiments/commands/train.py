@@ -22,19 +22,12 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-# CLI option -> (table, field); options left unset do not override the TOML file or the defaults.
+# Options named like the config fields; an option left unset keeps the TOML file's value or the default.
 OPTIONS = {
-    "arch": ("model", "arch"), "tied": ("model", "tied"), "output_bias": ("model", "output_bias"),
-    "positional": ("model", "positional"), "d": ("model", "d"), "layers": ("model", "layers"),
-    "heads": ("model", "heads"), "ff": ("model", "ff"), "token_ff": ("model", "token_ff"),
-    "channel_ff": ("model", "channel_ff"), "hidden": ("model", "hidden"), "activation": ("model", "activation"),
-    "dtype": ("model", "dtype"),
-    "steps": ("train", "steps"), "seed": ("train", "seed"), "mode": ("train", "mode"),
-    "batch_size": ("train", "batch_size"), "optimizer": ("train", "optimizer"), "lr": ("train", "lr"),
-    "weight_decay": ("train", "weight_decay"), "betas": ("train", "betas"), "eps": ("train", "eps"),
-    "momentum": ("train", "momentum"), "schedule": ("train", "schedule"), "t_max": ("train", "t_max"),
-    "eta_min": ("train", "eta_min"), "record_every": ("train", "record_every"),
-    "eval_every": ("train", "eval_every"),
+    "model": ("arch", "tied", "output_bias", "positional", "d", "layers", "heads", "ff", "token_ff", "channel_ff",
+              "hidden", "activation", "dtype"),
+    "train": ("steps", "seed", "mode", "batch_size", "optimizer", "lr", "weight_decay", "betas", "eps", "momentum",
+              "schedule", "t_max", "eta_min", "record_every", "eval_every"),
 }
 KINDS = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list,),
          "tuple": (list, tuple), "None": ()}
@@ -125,10 +118,8 @@ def settings(args, corpus: Corpus) -> tuple:
     from models.config import ModelConfig, TrainConfig
 
     cfg = read_config(args.config) if args.config else {"model": {}, "train": {}}
-    for opt, (table, key) in OPTIONS.items():
-        value = getattr(args, opt)
-        if value is not None:
-            cfg[table][key] = value
+    for table, keys in OPTIONS.items():
+        cfg[table].update({k: getattr(args, k) for k in keys if getattr(args, k) is not None})
     if args.merge:
         cfg["model"]["merge_out"] = [_merge_pair(text, corpus) for text in args.merge]
     return ModelConfig(**cfg["model"]), TrainConfig(**cfg["train"])
