@@ -22,6 +22,7 @@ def head_loss_grad(Hs, P, G, offs, dims, out_row, tgt_sym, tgt_w, dHs, want_grad
     GE = G[offs[EMB] : offs[EMB] + R * d].reshape(R, d)
     bias, gbias = P[offs[OUT_BIAS] : offs[OUT_BIAS + 1]], G[offs[OUT_BIAS] : offs[OUT_BIAS + 1]]
     z = np.empty(V, np.float64)
+    e = np.empty(V, np.float64)  # exp(z - zmax), kept for the backward pass
     loss = 0.0
     acc = 0.0
     for n in range(Hs.shape[0]):
@@ -40,7 +41,8 @@ def head_loss_grad(Hs, P, G, offs, dims, out_row, tgt_sym, tgt_w, dHs, want_grad
                 arg = s
         se = 0.0
         for s in range(V):
-            se += math.exp(z[s] - zmax)
+            e[s] = math.exp(z[s] - zmax)
+            se += e[s]
         lse = zmax + math.log(se)
         w, y = tgt_w[n], tgt_sym[n]
         loss += w * (lse - z[y])
@@ -50,7 +52,7 @@ def head_loss_grad(Hs, P, G, offs, dims, out_row, tgt_sym, tgt_w, dHs, want_grad
             for k in range(d):
                 dHs[n, k] = 0.0
             for s in range(V):
-                g = w * (math.exp(z[s] - lse) - (1.0 if s == y else 0.0))
+                g = w * (e[s] / se - (1.0 if s == y else 0.0))
                 r = out_row[s]
                 for k in range(d):
                     dHs[n, k] += g * E[r, k]
@@ -63,14 +65,14 @@ def head_loss_grad(Hs, P, G, offs, dims, out_row, tgt_sym, tgt_w, dHs, want_grad
 @njit(cache=True)
 def embed(P, offs, dims, in_row, tokens, length, X):
     """X[t] = emb[in_row[tokens[t]]] (+ pos[t]) for t < length; zero beyond."""
-    d, R = dims[D_D], dims[D_R]
-    E = P[offs[EMB] : offs[EMB] + R * d].reshape(R, d)
+    d = dims[D_D]
+    e0 = offs[EMB]
     has_pos = offs[3] > offs[2]
     X[:] = 0.0
     for t in range(length):
         r = in_row[tokens[t]]
         for k in range(d):
-            X[t, k] = E[r, k]
+            X[t, k] = P[e0 + r * d + k]  # flat indexing: a reshaped slice costs more than the lookup
             if has_pos:
                 X[t, k] += P[offs[2] + t * d + k]
 

@@ -95,7 +95,8 @@ def layer_fwd(P, W, offs, dims, l, X, qx, k0, kn, nq, Q, U, A, XB, O, S, Y1, XH1
     d, H, F, kind = dims[D_D], dims[D_HEADS], dims[D_FF], dims[D_ACT]
     dh = d // H
     scale = 1.0 / math.sqrt(dh)
-    Wk, WT, b_in = mat(P, offs, l, IN_W, 3 * d, d)[d : 2 * d], mat(W, offs, l, IN_W, d, 3 * d), block(W, offs, l, IN_B)
+    WT, b_in = mat(W, offs, l, IN_W, d, 3 * d), block(W, offs, l, IN_B)
+    Wk = mat(P, offs, l, IN_W, 3 * d, d)[d : 2 * d]
     WoT, bo = mat(W, offs, l, OUT_W, d, d), block(W, offs, l, OUT_B)
     W1T, b1 = mat(W, offs, l, FF_W1, d, F), block(W, offs, l, FF_B1)
     W2T, b2 = mat(W, offs, l, FF_W2, F, d), block(W, offs, l, FF_B2)
@@ -245,6 +246,8 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
     B, T = tokens.shape
     d, nl, H, F = dims[D_D], dims[D_LAYERS], dims[D_HEADS], dims[D_FF]
     causal = dims[D_CAUSAL] != 0
+    if nl < 1:
+        raise ValueError("the transformer needs at least one layer")
     start, order = group_targets(B, tgt_seq)
     N = order.shape[0]
     pos = np.empty(N, np.int64)
@@ -253,7 +256,7 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
     for k in range(N):
         pos[k], sym[k], w[k] = tgt_pos[order[k]], tgt_sym[order[k]], tgt_w[order[k]]
     # chunks of consecutive rows; rows without targets are skipped (they cannot affect the loss)
-    per_seq = max(nl, 1) * T * ((6 + 2 * H) * d + H * T + 2 * F + 2)
+    per_seq = nl * T * ((6 + 2 * H) * d + H * T + 2 * F + 2)
     cap = max(1, chunk_floats // per_seq)
     bounds = np.empty(B + 1, np.int64)
     n_chunks, count, NP, NR, p, q = 0, 0, 1, 1, 0, 0
@@ -268,15 +271,14 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
             bounds[n_chunks] = b + 1
             NP, NR = max(NP, p), max(NR, p, q)
             count, p, q = 0, 0, 0
-    nla = max(nl, 1)
     W = forward_weights(P, offs, dims)
-    Xs = np.zeros((nla, NP, d))  # Xs[l]: packed input of layer l
-    Q, O, Y1 = np.empty((nla, NR, d)), np.empty((nla, NR, d)), np.empty((nla, NR, d))
-    XH1, XH2 = np.empty((nla, NR, d)), np.empty((nla, NR, d))
-    U, XB = np.empty((nla, NR, H, d)), np.empty((nla, NR, H, d))
-    A = np.empty((nla, NR, H, T))
-    RS1, RS2 = np.empty((nla, NR)), np.empty((nla, NR))
-    HP, HA = np.empty((nla, NR, F)), np.empty((nla, NR, F))
+    Xs = np.zeros((nl, NP, d))  # Xs[l]: packed input of layer l
+    Q, O, Y1 = np.empty((nl, NR, d)), np.empty((nl, NR, d)), np.empty((nl, NR, d))
+    XH1, XH2 = np.empty((nl, NR, d)), np.empty((nl, NR, d))
+    U, XB = np.empty((nl, NR, H, d)), np.empty((nl, NR, H, d))
+    A = np.empty((nl, NR, H, T))
+    RS1, RS2 = np.empty((nl, NR)), np.empty((nl, NR))
+    HP, HA = np.empty((nl, NR, F)), np.empty((nl, NR, F))
     Hs, S, dS, dY1 = np.empty((NR, d)), np.empty((NR, d)), np.empty((NR, d)), np.empty((NR, d))
     dA, dB = np.empty((NR, d)), np.empty((NR, d))
     dO, dq, du, dxb = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
@@ -293,6 +295,8 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
             if start[b + 1] == start[b]:
                 continue
             L = lengths[b]
+            if not 0 < L <= T:
+                raise ValueError("row length outside 1..T")
             seq0[b] = npos
             embed(P, offs, dims, in_row, tokens[b], L, Xs[0][npos : npos + L])
             for t in range(L):
@@ -316,9 +320,6 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
                 rq, rk0, rkn, nq, Y = qx, k0, kn, npos, Xs[l + 1]
             layer_fwd(P, W, offs, dims, l, Xs[l], rq, rk0, rkn, nq, Q[l], U[l], A[l], XB[l], O[l], S, Y1[l],
                       XH1[l], RS1[l], HP[l], HA[l], XH2[l], RS2[l], Y)
-        if nl == 0:  # no layers: h is the input embedding itself
-            for i in range(nt):
-                Hs[i] = Xs[0][tq[i]]
         if not want_loss:
             for i in range(nt):
                 Hout[order[a + i]] = Hs[i]
@@ -328,11 +329,6 @@ def run(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tg
         acc += ac
         if not want_grad:
             continue
-        if nl == 0:
-            dB[:npos] = 0.0
-            for i in range(nt):
-                dB[tq[i]] += dA[i]
-            dA, dB = dB, dA
         for l in range(nl - 1, -1, -1):
             if l == nl - 1:
                 rq, rk0, rkn, nq = tq, tk0, tkn, nt

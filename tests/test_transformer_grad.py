@@ -161,13 +161,13 @@ def test_gradient_shapes(layers, heads, act, objective):
     check_gradient(cfg, make_params(cfg, k), make_batch(objective, k, padded=k % 3 != 1))
 
 
-def test_gradient_no_layers_and_wide():
-    for cfg in (make_cfg(layers=0, bias=True), make_cfg("causal", layers=1, heads=4, d=8, ff=7)):
-        check_gradient(cfg, make_params(cfg, 3), make_batch(cfg.objective, 4))
+def test_gradient_wide():
+    cfg = make_cfg("causal", layers=1, heads=4, d=8, ff=7)
+    check_gradient(cfg, make_params(cfg, 3), make_batch(cfg.objective, 4))
 
 
 @pytest.mark.parametrize("objective", ["mlm", "causal"])
-@pytest.mark.parametrize("layers,heads,act", [(0, 1, "gelu"), (1, 1, "gelu"), (2, 2, "relu"), (3, 2, "gelu")])
+@pytest.mark.parametrize("layers,heads,act", [(1, 1, "gelu"), (2, 2, "relu"), (3, 2, "gelu")])
 def test_matches_numpy_reference(objective, layers, heads, act):
     cfg = make_cfg(objective, tied=layers % 2 == 1, bias=True, merge=True, layers=layers, heads=heads, act=act)
     P = make_params(cfg, layers)
