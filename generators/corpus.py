@@ -179,6 +179,10 @@ class Corpus:
             "provenance": self.provenance,
         }
 
+    def digest(self) -> str:
+        """The sha256 of the corpus's content (what ``save`` stores and ``load`` verifies)."""
+        return _checksum(self._arrays(), json.dumps(self._meta(), sort_keys=True).encode())
+
     def to_bytes(self) -> bytes:
         arrays = self._arrays()
         meta = json.dumps(self._meta(), sort_keys=True).encode()

@@ -1,10 +1,7 @@
 """Small softmax language models in numba, tied or untied, and their training."""
 from .config import ModelConfig, TrainConfig
 from .model import Model
+from .run import Run
+from .train import train
 
-try:  # the trainer lands separately; the models work without it
-    from .run import Run
-    from .train import train
-except ModuleNotFoundError as e:
-    if e.name not in ("models.run", "models.train"):
-        raise
+__all__ = ["ModelConfig", "TrainConfig", "Model", "Run", "train"]

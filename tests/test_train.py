@@ -44,7 +44,7 @@ def tc(**kw):
 
 
 # ---------------------------------------------------------------- the numba loop, written out in Python
-@pytest.mark.parametrize("opt", [SGD, ADAM, ADAMW])
+@pytest.mark.parametrize("opt", [SGD, ADAM, ADAMW], ids=["sgd", "adam", "adamw"])
 def test_train_steps_is_the_loop_written_out(p3, opt):
     # bilinear: the transformer's key bias has an exactly-zero gradient, and Adam's L2 decay blows its
     # rounding noise up chaotically, which would make two correct implementations disagree
@@ -70,7 +70,7 @@ def test_train_steps_is_the_loop_written_out(p3, opt):
         p = ref.P
         if opt == SGD:
             g = g + wd * p
-            buf = g if buf is None else mom * buf + g  # buf starts at the first call's gradient
+            buf = g if buf is None else mom * buf + g  # torch's first step; a zero buffer agrees
             p -= rate * buf
             continue
         if opt == ADAMW:
