@@ -23,6 +23,8 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
+
 # FLOPs per cycle per core in float64: 2 FMA pipes x vector lanes x 2 (a fused multiply-add)
 FLOPS_PER_CYCLE_F64 = {"avx512": 2 * 8 * 2, "avx2": 2 * 4 * 2, "sse2": 2 * 2 * 2}
 
@@ -73,3 +75,14 @@ def peak_gflops(info: dict, cores: int | None = None, dtype: str = "float64") ->
     (true of Skylake-SP Gold/Platinum and later server cores; parts with one AVX-512 pipe have half)."""
     per_cycle = FLOPS_PER_CYCLE_F64[info["isa"]] * (2 if dtype == "float32" else 1)
     return (info["cores"] if cores is None else cores) * info["ghz"] * per_cycle
+
+
+def fit_exponent(x, y) -> float:
+    """The least-squares slope of log y against log x: y ~ x^k."""
+    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
+
+
+def attention_flops(cfg, B: int, T: int) -> float:
+    """The dense transformer's attention products (scores and values) in one step: the part of
+    step_flops that torch's FlopCounterMode does not see (CPU attention runs outside aten.mm)."""
+    return 3.0 * cfg.layers * B * T * 4.0 * T * cfg.d if cfg.arch == "transformer" else 0.0

@@ -258,7 +258,8 @@ def check_agreement(name: str, cfg: ModelConfig, ex: Examples, steps: int = 3, s
         worst["params"] = max(worst["params"], _block_rel(cfg, P, ref.flat(), null))
         if status >= 0:
             raise AgreementError(f"{name}: our loss is not finite at step {t}")
-    out = {"case": name, "steps": steps, "null_entries": int(null.sum()), "loss_rel": worst["loss"], "acc_diff": worst["acc"],
+    out = {"case": name, "steps": steps, "null_entries": int(null.sum()), "loss_rel": worst["loss"],
+           "acc_diff": worst["acc"],
            "grad_rel": worst["grad"][0], "grad_block": worst["grad"][1],
            "param_rel": worst["params"][0], "param_block": worst["params"][1]}
     out["ok"] = bool(max(out["loss_rel"], out["grad_rel"], out["param_rel"]) <= rtol and out["acc_diff"] <= 1e-9)
@@ -268,3 +269,14 @@ def check_agreement(name: str, cfg: ModelConfig, ex: Examples, steps: int = 3, s
             f"{out['grad_block']}, parameters {out['param_rel']:.2e} in {out['param_block']}, accuracy "
             f"{out['acc_diff']:.2e}; rtol {rtol:g}): the benchmark refuses to report")
     return out
+
+
+def counted_flops(cfg: ModelConfig, ex: Examples, s: int = 0) -> float:
+    """The FLOPs of one forward and backward of the torch reference, as torch's FlopCounterMode counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    ref = Reference(cfg, Model(cfg).P)
+    with FlopCounterMode(display=False) as fc:
+        loss, _ = ref(batch(cfg, ex, s))
+        loss.backward()
+    return float(fc.get_total_flops())

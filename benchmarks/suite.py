@@ -25,13 +25,15 @@ import numba
 import numpy as np
 import torch
 
+from generators.errors import InputError
 from generators.population import enumerate_population
 from models.config import ModelConfig, TrainConfig
 from models.loop_kernels import train_steps
 from models.model import Model
 
 from . import flops, workloads
-from .reference_torch import Reference, batch, check_agreement, hyper, optimizer, ours_arrays
+from .reference_torch import (AgreementError, Reference, batch, check_agreement, counted_flops, hyper, optimizer,
+                              ours_arrays)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_STEPS = 150_000  # the paper's training length
@@ -77,8 +79,8 @@ def _clock(run, n):
     return time.perf_counter() - w, time.thread_time() - c
 
 
-def interleaved(runners: dict, repeats: int, target: float) -> dict:
-    """{name: {steps, steps_per_s (median, wall), min, max, cpu_steps_per_s (median), ...}}."""
+def interleaved(runners: dict, repeats: int, target: float, cpu: bool = True) -> dict:
+    """{name: {steps, steps_per_s (median, wall), min, max, cpu_steps_per_s (median; None unless cpu), ...}}."""
     steps = {}
     for name, run in runners.items():
         run(1)  # compile / warm up outside the timing
@@ -99,8 +101,8 @@ def interleaved(runners: dict, repeats: int, target: float) -> dict:
         n = steps[name]
         rate = sorted(n / w for w, _ in ts)
         out[name] = {"steps": n, "repeats": repeats, "steps_per_s": statistics.median(rate), "min": rate[0],
-                     "max": rate[-1], "cpu_steps_per_s": statistics.median(n / max(c, 1e-12) for _, c in ts),
-                     "wall_s": [w for w, _ in ts], "cpu_s": [c for _, c in ts]}
+                     "max": rate[-1], "wall_s": [w for w, _ in ts], "cpu_s": [c for _, c in ts] if cpu else None,
+                     "cpu_steps_per_s": statistics.median(n / max(c, 1e-12) for _, c in ts) if cpu else None}
     return out
 
 
@@ -127,7 +129,7 @@ def lstm_ready() -> bool:
         corpus = workloads.parity7()
         model = Model(workloads.paper_config(corpus, "lstm"))
         return bool(np.isfinite(model.loss(workloads.parity_batches(corpus, 1))[0]))
-    except Exception:  # not there yet: InputError from Model, or a dispatcher without the branch
+    except InputError:  # Model refuses it until issue 7 lands; a dispatcher without the branch gives NaN
         return False
 
 
@@ -138,6 +140,23 @@ def agreement(corpus, lstm: bool, log=print) -> list[dict]:
         r = check_agreement(name, cfg, ex, steps)
         log(f"  agree  {name:58s} loss {r['loss_rel']:.1e}  grad {r['grad_rel']:.1e}  params {r['param_rel']:.1e}")
         out.append(r)
+    return out
+
+
+def flop_check(log=print) -> list[dict]:
+    """The dense FLOP formula against torch's own count of one forward + backward (which leaves out the
+    transformer's attention products; flops.attention_flops adds them back).  Exact, or AgreementError."""
+    out = []
+    for arch, d, V, T, B in (("transformer", 4, 7, 8, 115), ("transformer", 32, 100, 16, 50),
+                             ("mixer", 4, 7, 8, 115), ("mixer", 32, 50, 16, 20)):
+        cfg = workloads.scaled_config(arch, V, T, d)
+        counted = counted_flops(cfg, workloads.synthetic(V, T, B, 1))
+        formula = flops.step_flops(cfg, B, T, B) - flops.attention_flops(cfg, B, T)
+        out.append({"arch": arch, "d": d, "V": V, "T": T, "B": B, "torch_counted": counted, "formula": formula})
+        if abs(counted - formula) > 1e-9 * counted:
+            raise AgreementError(f"the FLOP formula of the {arch} ({formula:.0f}) differs from torch's count "
+                                 f"({counted:.0f}) at d={d} V={V} T={T} B={B}")
+    log(f"  FLOP formulas match torch's FlopCounterMode exactly on {len(out)} configs")
     return out
 
 
@@ -155,18 +174,20 @@ def throughput(corpus, archs, quick: bool, log=print) -> list[dict]:
                 runners = {"ours": ours_runner(cfg, ex, tc),
                            "torch_float32": torch_runner(cfg, ex, tc, torch.float32),
                            "torch_float64": torch_runner(cfg, ex, tc, torch.float64)}
-                res = interleaved(runners, 3 if quick else 5, 0.1 if quick else 0.3)
+                res = interleaved(runners, 3 if quick else 5, 0.1 if quick else 0.3, cpu=threads == 1)
                 row = {"arch": arch, "size": size, "threads": threads, "d": cfg.d, "layers": cfg.layers,
                        "batch": N, "tokens": BT, **res,
                        "flops_ours": flops.step_flops(cfg, N, cfg.seq_len, N, ours=True),
                        "flops_dense": flops.step_flops(cfg, N, cfg.seq_len, N)}
                 for k in ("torch_float32", "torch_float64"):
                     row[f"ratio_{k}"] = res["ours"]["steps_per_s"] / res[k]["steps_per_s"]
-                    row[f"cpu_ratio_{k}"] = res["ours"]["cpu_steps_per_s"] / res[k]["cpu_steps_per_s"]
+                    row[f"cpu_ratio_{k}"] = (res["ours"]["cpu_steps_per_s"] / res[k]["cpu_steps_per_s"]
+                                             if threads == 1 else None)
                 log(f"  {threads}T {arch:11s} {size:6s} ours {res['ours']['steps_per_s']:8.1f} steps/s  "
-                    f"torch32 {res['torch_float32']['steps_per_s']:7.1f}  torch64 {res['torch_float64']['steps_per_s']:7.1f}"
-                    f"  ratio {row['ratio_torch_float32']:5.1f}x / {row['ratio_torch_float64']:5.1f}x "
-                    f"(cpu {row['cpu_ratio_torch_float32']:5.1f}x)")
+                    f"torch32 {res['torch_float32']['steps_per_s']:7.1f}  "
+                    f"torch64 {res['torch_float64']['steps_per_s']:7.1f}"
+                    f"  ratio {row['ratio_torch_float32']:5.1f}x / {row['ratio_torch_float64']:5.1f}x" +
+                    (f" (cpu time {row['cpu_ratio_torch_float32']:.1f}x)" if threads == 1 else ""))
                 out.append(row)
     set_threads(1)
     return out
@@ -244,24 +265,23 @@ def scaling(archs, quick: bool, peak64: float, peak32: float, log=print) -> dict
     return {"points": rows, "exponents": exponents(rows)}
 
 
-def fit_exponent(x, y) -> float:
-    """The slope of log y against log x (least squares): y ~ x^k."""
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    return float(np.polyfit(lx, ly, 1)[0])
-
-
 def exponents(rows) -> dict:
-    """Exponent of the time per step in each factor, along its one-factor-at-a-time line."""
+    """Exponent k of the time per step ~ x^k in each factor x, along its one-factor-at-a-time line:
+    the least-squares fit over the line ("fit") and the slope between its two largest points ("top",
+    the growth once fixed per-step costs no longer dominate)."""
     out = {}
     for arch in dict.fromkeys(r["arch"] for r in rows):
         for k in SCALING_AXES:
-            line = [r for r in rows if r["arch"] == arch and all(r[j] == SCALING_BASE[j] for j in SCALING_AXES if j != k)]
+            line = [r for r in rows if r["arch"] == arch
+                    and all(r[j] == SCALING_BASE[j] for j in SCALING_AXES if j != k)]
             line = {r[k]: r for r in line}  # the base point once
             if len(line) < 2:
                 continue
             xs = sorted(line)
             for who in ("ours", "torch_float32"):
-                out[f"{arch}.{who}.{k}"] = fit_exponent(xs, [1 / line[x][who]["steps_per_s"] for x in xs])
+                ys = [1 / line[x][who]["steps_per_s"] for x in xs]
+                out[f"{arch}.{who}.{k}"] = {"fit": flops.fit_exponent(xs, ys),
+                                             "top": flops.fit_exponent(xs[-2:], ys[-2:]), "x": xs}
     return out
 
 
@@ -294,23 +314,33 @@ SWEEP_CORPORA = [dict(generator="parity", bits=7, zero=z, one=o)
 
 def sweep_throughput(quick: bool, log=print) -> dict:
     """Runs per minute of a small reproduction grid (DH / NDH / YDH x tied / untied x seeds, paper-small
-    transformer), with 1 and 2 local workers; corpora built and workers started inside the timing."""
+    transformer) with 1 and 2 local workers, alternating, the median of the repeats.  Building the corpora
+    and starting the pool's workers are inside the timing; starting multiprocessing's forkserver (once per
+    process) is not."""
     from experiments.sweep import sweep
 
     spec = {"name": "bench", "seeds": [0] if quick else [0, 1], "corpus": SWEEP_CORPORA,
             "model": {"arch": "transformer", "tied": [True, False]},
             "train": {"steps": 300 if quick else 2000}, "record": {"every": 100, "eval_every": 100}}
+    warm = {**spec, "seeds": [0], "corpus": SWEEP_CORPORA[0], "train": {"steps": 1}}
+    with tempfile.TemporaryDirectory(prefix="tying-bench-sweep-") as tmp:
+        sweep(warm, tmp, workers=2, progress=False)
+    times, runs, statuses = {1: [], 2: []}, 0, set()
+    for _ in range(1 if quick else 3):
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory(prefix="tying-bench-sweep-") as tmp:
+                t0 = time.perf_counter()
+                summaries = sweep(spec, tmp, workers=workers, progress=False)
+                times[workers].append(time.perf_counter() - t0)
+            runs = len(summaries)
+            statuses |= {s["status"] for s in summaries}
     out = {"spec": spec}
-    for workers in (1, 2):
-        with tempfile.TemporaryDirectory(prefix="tying-bench-sweep-") as tmp:
-            t0 = time.perf_counter()
-            summaries = sweep(spec, tmp, workers=workers, progress=False)
-            wall = time.perf_counter() - t0
-        statuses = sorted({s["status"] for s in summaries})
-        out[f"workers_{workers}"] = {"runs": len(summaries), "seconds": wall,
-                                     "runs_per_min": 60 * len(summaries) / wall, "statuses": statuses}
-        log(f"  sweep, {workers} worker(s): {len(summaries)} runs of {spec['train']['steps']} steps in {wall:.1f} s "
-            f"= {60 * len(summaries) / wall:.1f} runs/min ({', '.join(statuses)})")
+    for workers, ts in times.items():
+        wall = statistics.median(ts)
+        out[f"workers_{workers}"] = {"runs": runs, "seconds": wall, "all_seconds": ts,
+                                     "runs_per_min": 60 * runs / wall, "statuses": sorted(statuses)}
+        log(f"  sweep, {workers} worker(s): {runs} runs of {spec['train']['steps']} steps in {wall:.1f} s "
+            f"(median of {len(ts)}) = {60 * runs / wall:.1f} runs/min ({', '.join(sorted(statuses))})")
     return out
 
 
@@ -319,26 +349,31 @@ def run_all(quick: bool = False, log=print) -> dict:
     t0 = time.perf_counter()
     set_threads(1)
     corpus = workloads.parity7()
-    result = {"quick": quick, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine()}
+    result = {"quick": quick, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
+              "section_seconds": {}}
     lstm = lstm_ready()
     archs = ["transformer", "mixer"] + (["lstm"] if lstm else [])
-    result["lstm"] = "benchmarked" if lstm else "not in the dispatcher yet: skipped"
-    log("agreement with torch (float64, rtol 1e-6):")
-    result["agreement"] = agreement(corpus, lstm, log)
-    log("training throughput on parity-7 (one step = the whole train split):")
-    result["throughput"] = throughput(corpus, archs, quick, log)
-    log("end to end:")
-    result["train"] = end_to_end(corpus, quick, log)
-    log("scaling (one thread; torch in float32):")
+    result["lstm"] = "benchmarked" if lstm else "not in the dispatcher yet, skipped"
     m = result["machine"]
-    result["scaling"] = scaling(["transformer", "mixer"], quick, m["peak_gflops_f64_1core"],
-                                m["peak_gflops_f32_1core"], log)
-    log("generators:")
-    result["generators"] = generators(quick, log)
-    log("sweep throughput:")
-    result["sweep"] = sweep_throughput(quick, log)
-    result["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    sections = [
+        ("agreement", "agreement with torch (float64, rtol 1e-6):", lambda: agreement(corpus, lstm, log)),
+        ("flop_check", "FLOP formulas:", lambda: flop_check(log)),
+        ("throughput", "training throughput on parity-7 (one step = the whole train split):",
+         lambda: throughput(corpus, archs, quick, log)),
+        ("train", "end to end:", lambda: end_to_end(corpus, quick, log)),
+        ("scaling", "scaling (one thread; torch in float32):",
+         lambda: scaling(["transformer", "mixer"], quick, m["peak_gflops_f64_1core"], m["peak_gflops_f32_1core"], log)),
+        ("generators", "generators:", lambda: generators(quick, log)),
+        ("sweep", "sweep throughput:", lambda: sweep_throughput(quick, log)),
+    ]
+    for key, title, fn in sections:
+        log(title)
+        t = time.perf_counter()
+        result[key] = fn()
+        result["section_seconds"][key] = time.perf_counter() - t
+    m["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     result["seconds"] = time.perf_counter() - t0
+    log("seconds per section: " + ", ".join(f"{k} {v:.0f}" for k, v in result["section_seconds"].items()))
     return result
 
 

@@ -74,8 +74,8 @@ def agreement_cases(corpus, lstm: bool) -> list[tuple[str, ModelConfig, Examples
     cases = []
     for arch in archs:
         for tied in (False, True):
-            cases.append((f"{arch} small {'tied' if tied else 'untied'} parity-7", paper_config(corpus, arch, tied=tied),
-                          par, 3))
+            name = f"{arch} small {'tied' if tied else 'untied'} parity-7"
+            cases.append((name, paper_config(corpus, arch, tied=tied), par, 3))
         cases.append((f"{arch} medium tied parity-7", paper_config(corpus, arch, "medium", tied=True), par, 2))
     V, T, B = 11, 9, 13
     rag = {o: synthetic(V, T, B, 2, o, seed=7, ragged=True, two_targets=True) for o in ("mlm", "causal")}

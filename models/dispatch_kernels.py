@@ -7,7 +7,7 @@ want_grad.  Architecture codes are ``params.ARCH_CODE``.
 import numpy as np
 from numba import njit
 
-from . import bilinear_kernels, mixer_kernels, transformer_kernels
+from . import bilinear_kernels, lstm_kernels, mixer_kernels, transformer_kernels
 
 
 @njit(cache=True)
@@ -22,6 +22,8 @@ def loss_grad_any(arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths,
     if arch_code == 2:
         return transformer_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
                                              tgt_sym, tgt_w, want_grad)
-    # 3: the LSTM is issue 7.
-    # A NaN loss makes the trainer stop the run as diverged instead of training nothing.
+    if arch_code == 3:
+        return lstm_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
+                                      tgt_sym, tgt_w, want_grad)
+    # An unknown code is a caller's bug; a NaN loss makes a training loop stop instead of training nothing.
     return np.nan, np.nan

@@ -15,28 +15,19 @@ import numpy as np
 from generators.errors import InputError
 from generators.examples import Examples
 
-from . import bilinear_kernels, mixer_kernels, params
+from . import bilinear_kernels, lstm_kernels, mixer_kernels, params, transformer_kernels
 from .config import PAPER_SMALL, ModelConfig
 from .dispatch_kernels import loss_grad_any
 from .params import EMB, OUT_BIAS
 
-
-def _hidden_kernel(arch: str):
-    if arch == "bilinear":
-        return bilinear_kernels.hidden
-    if arch == "mixer":
-        return mixer_kernels.hidden
-    from . import transformer_kernels
-
-    return transformer_kernels.hidden
+HIDDEN = {"bilinear": bilinear_kernels.hidden, "mixer": mixer_kernels.hidden,
+          "transformer": transformer_kernels.hidden, "lstm": lstm_kernels.hidden}
 
 
 class Model:
     def __init__(self, cfg: ModelConfig, P: np.ndarray | None = None, seed: int = 0):
         if cfg.vocab_size < 1 or cfg.seq_len < 1:
             raise InputError("the model config has no vocabulary size or sequence length; fit it to a corpus first")
-        if cfg.arch == "lstm":
-            raise InputError("the lstm architecture is not implemented yet (issue 7)")
         if cfg.arch == "mixer" and cfg.objective == "causal" and cfg.token_ff != cfg.seq_len:
             raise InputError(f"a causal mixer needs token_ff == seq_len so that token mixing cannot look ahead "
                              f"(got token_ff={cfg.token_ff}, seq_len={cfg.seq_len})")
@@ -47,14 +38,15 @@ class Model:
             P = params.init_params(cfg, seed)
         elif np.shape(P) != (size,):
             raise InputError(f"parameter array has shape {np.shape(P)} but the config needs ({size},)")
-        self.P = np.ascontiguousarray(P, dtype=cfg.dtype)
+        self.P = np.ascontiguousarray(P, dtype=cfg.dtype)  # used in place when it already has the dtype
 
     @classmethod
     def from_corpus(cls, corpus, cfg: ModelConfig, seed: int = 0) -> "Model":
         """A model whose vocabulary, length and objective fit the corpus.  A causal mixer left at
         the paper-small token_ff gets token_ff = the corpus length (any other value must already be it)."""
         fitted = cfg.fit(corpus.vocab_size, corpus.max_len, corpus.task)
-        if fitted.arch == "mixer" and fitted.objective == "causal" and cfg.token_ff == PAPER_SMALL["mixer"]["token_ff"]:
+        default_tf = PAPER_SMALL["mixer"]["token_ff"]
+        if fitted.arch == "mixer" and fitted.objective == "causal" and cfg.token_ff == default_tf:
             fitted = dataclasses.replace(fitted, token_ff=fitted.seq_len)
         return cls(fitted, seed=seed)
 
@@ -92,7 +84,7 @@ class Model:
     def hidden(self, examples: Examples, s: int = 0) -> np.ndarray:
         """The representation h (N, d) that meets the output head at each target of batch s (float64)."""
         tokens, lengths, seq, pos, _, _ = self._batch(examples, s)
-        return _hidden_kernel(self.cfg.arch)(self.P, self.offs, self.dims, self.in_row, tokens, lengths, seq, pos)
+        return HIDDEN[self.cfg.arch](self.P, self.offs, self.dims, self.in_row, tokens, lengths, seq, pos)
 
     # --------------------------------------------------------------- parameters
     def views(self) -> dict[str, np.ndarray]:

@@ -38,6 +38,7 @@ from .result import Result
 ID = "P1"
 FD_TOL = 1e-6  # central differences, norm-wise relative error
 EXACT_TOL = 1e-10  # two float64 computations of the same sum
+KEY_NUMBERS = ("max_rel_err_fd", "max_rel_err_tied_sum", "control_rel_err_tied_input_only")
 STATEMENT = "dl/dz = q - onehot(y), dl/do_s = (q_s - [y=s]) h, dl/dh = E_out^T (q - onehot), dl/db = q - onehot; tied grad = input part + output part"
 
 
@@ -161,7 +162,7 @@ def numeric(quick: bool = True) -> Result:
     V, T, B = 6, 5, 3  # every combination is cheap, so quick and full runs check the same set
     worst = {"fd": 0.0, "closed_form": 0.0, "tied_sum": 0.0, "loss_from_h": 0.0}
     controls = {"tied_input_only": np.inf, "closed_form_no_onehot": np.inf}
-    unavailable = []
+    unavailable, checked = [], {}
     for arch in ARCHS:
         combos = [(o, t, b, mg) for o in OBJECTIVES for t in (False, True) for b in (False, True)
                   for mg in ((), ((0, 1),))]
@@ -176,6 +177,7 @@ def numeric(quick: bool = True) -> Result:
                 unavailable.append(f"{arch}: {e}")
                 break
             ex = _batch(V, T, B, objective == "causal", rng)
+            checked[arch] = checked.get(arch, 0) + 1
             loss, _, G = m.loss_grad(ex)
             worst["loss_from_h"] = max(worst["loss_from_h"], abs(loss - lab.fit_loss(m, ex)))
             worst["fd"] = max(worst["fd"], _rel(G, _fd(m, ex)))
@@ -194,9 +196,31 @@ def numeric(quick: bool = True) -> Result:
                 Eu, V_ = lab.emb_grad(u, Gu), cfg.vocab_size
                 worst["tied_sum"] = max(worst["tied_sum"], _rel(lab.emb_grad(m, G), Eu[:V_] + Eu[V_:]))
                 controls["tied_input_only"] = min(controls["tied_input_only"], _rel(lab.emb_grad(m, G), Eu[:V_]))
-    res.number(**{f"max_rel_err_{k}": v for k, v in worst.items()}, unavailable=unavailable,
+    # Whole populations (hundreds of rows, several kernel chunks): the kernel's loss and output-row gradient
+    # against the head recomputed from hidden(), which runs the forward pass by a separate entry point.
+    from .p6_quadrants import quadrant_corpus
+
+    for s in (lab.parity(3), quadrant_corpus()):
+        for arch in ARCHS:
+            extra = {"token_ff": s.corpus.max_len} if arch == "mixer" and s.corpus.task == "causal" else {}
+            try:
+                m = lab.model(s, arch, seed=7, **extra)
+            except InputError:
+                continue
+            loss, _, G = m.loss_grad(s.pop)
+            worst["population_loss_from_h"] = max(worst.get("population_loss_from_h", 0.0),
+                                                  abs(loss - lab.fit_loss(m, s.pop)) / loss)
+            gE, _ = _closed_form_out(m, s.pop)
+            V_ = m.cfg.vocab_size
+            worst["closed_form"] = max(worst["closed_form"], _rel(lab.emb_grad(m, G)[V_:], gE[V_:]))
+    res.check("every implemented architecture ran all 16 combinations (and at least 3 did)",
+              len(checked) >= 3 and all(n == 16 for n in checked.values()), checked)
+    res.check("population batches: kernel loss = loss recomputed from hidden()",
+              worst["population_loss_from_h"] <= EXACT_TOL, worst["population_loss_from_h"])
+    res.number(**{f"max_rel_err_{k}": v for k, v in worst.items()}, unavailable=unavailable, checked=checked,
                **{f"control_rel_err_{k}": v for k, v in controls.items()})
-    res.tol(fd=FD_TOL, closed_form=EXACT_TOL, tied_sum=EXACT_TOL, loss_from_h=EXACT_TOL)
+    res.tol(fd=FD_TOL, closed_form=EXACT_TOL, tied_sum=EXACT_TOL, loss_from_h=EXACT_TOL,
+            population_loss_from_h=EXACT_TOL)
     res.check("backward = central finite differences (every arch x objective x tied x bias x merge)",
               worst["fd"] <= FD_TOL, worst["fd"])
     res.check("the loss recomputed from h, E_out, b matches the kernel", worst["loss_from_h"] <= EXACT_TOL,

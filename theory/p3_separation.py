@@ -35,9 +35,12 @@ from . import lab, sym
 from .result import Result
 
 ID = "P3"
-FIT = 0.1  # a model "fits" when its log-ratio error over |h| is within 10% of the bound
+FIT = 0.1  # rows must stand at least (1 - FIT) times the data bound apart
+FIT_GAP = 1e-3  # a model "fits" when its population loss is within this many nats of the Bayes CE
 OPT_TOL = 1e-3  # nats above the Bayes CE that still count as optimal
 BOUND_TOL = 1e-9  # rounding below a lower bound
+KEY_NUMBERS = ("skewed no bias: distance", "skewed no bias: bound", "skewed no bias: paper_bound",
+               "allomorph bias: distance", "allomorph bias: pair_bound")
 STATEMENT = "q = p => <h, o_a-o_b> + (b_a-b_b) = log r(x), so |o_a-o_b| >= max_x |log r(x) - db| / |h(x)|; a bias absorbs a constant r, not a context-dependent one"
 
 
@@ -137,50 +140,57 @@ def _merge_rows(m, s, a: int, b: int, delta_b: float | None) -> tuple[float, flo
 
 def numeric(quick: bool = True) -> Result:
     """Mixers trained (Adam, population) on parity DH (0a/0b: constant ratio 1/9) and on a parity
-    allomorph (0a/0b chosen by the preceding bit: log r in {-log 9, 0, log 9})."""
+    allomorph (0a/0b chosen by the preceding bit: log r in {-log 9, 0, log 9}).  Three bits: the
+    paper-small mixer does not reliably fit the 4-bit allomorph."""
     res = Result(ID, "numeric", STATEMENT)
-    bits, steps = (3, 1000) if quick else (4, 1500)
-    a, b = 0, 1
+    bits, a, b = 3, 0, 1
+    steps, seeds = (1000, (0,)) if quick else (2000, (0, 1, 2))
     skew, allo = lab.parity(bits), lab.parity_allomorph(bits)
-    res.tol(fit=FIT, optimal=OPT_TOL, lower_bound=BOUND_TOL)
-    res.number(bits=bits, steps=steps, log9=float(np.log(9)))
-    trained = {}
-    for name, corpus in (("skewed", "dh"), ("allomorph", "allomorph")):
-        for bias in (False, True):
-            m, _ = lab.fitted(bits, "mixer", steps=steps, bias=bias, corpus=corpus)
-            trained[name, bias] = m
-            g = _geometry(m, skew if corpus == "dh" else allo, a, b)
-            res.number(**{f"{name} {'bias' if bias else 'no bias'}: {k}": v for k, v in g.items()})
+    bayes, bayes_a = skew.truth.cross_entropy(), allo.truth.cross_entropy()
+    res.tol(fit_gap=FIT_GAP, bound_fraction=1 - FIT, optimal=OPT_TOL, lower_bound=BOUND_TOL)
+    res.number(bits=bits, steps=steps, seeds=list(seeds), log9=float(np.log(9)))
+    for seed in seeds:
+        tag = "" if seed == 0 else f"seed {seed} "
+        trained = {}
+        for name, corpus, s in (("skewed", "dh", skew), ("allomorph", "allomorph", allo)):
+            for bias in (False, True):
+                m, losses = lab.fitted(bits, "mixer", steps=steps, bias=bias, corpus=corpus, seed=seed)
+                trained[name, bias] = m, losses[-1] - s.truth.cross_entropy()
+                g = _geometry(m, s, a, b)
+                res.number(**{f"{tag}{name} {'bias' if bias else 'no bias'}: {k}": v for k, v in
+                              {**g, "loss - bayes": trained[name, bias][1]}.items()})
 
-    # 1. no bias, constant ratio: the trained rows are held apart by the data bound
-    g = _geometry(trained["skewed", False], skew, a, b)
-    res.check("skewed, no bias: the model fits (fit error / |h| <= 10% of the bound)",
-              g["fit_error_over_h"] <= FIT * g["bound"], g["fit_error_over_h"] / g["bound"])
-    res.check("skewed, no bias: |o_a - o_b| >= 0.9 max_x |log r(x)| / |h(x)|", g["distance"] >= (1 - FIT) * g["bound"],
-              g["distance"] / g["bound"])
-    res.check("D from this grouping = D from generators.truth", abs(g["D_half"] - skew.truth.dh_violation(a, b)) <= 1e-12,
-              g["D_half"])
-    # 2. with a bias the constant ratio is absorbed: o_a = o_b, b_a - b_b = log r fits as well
-    bayes = skew.truth.cross_entropy()
-    loss, _ = _merge_rows(trained["skewed", False], skew, a, b, float(np.log(1 / 9)))
-    res.number(**{"skewed: o_a := o_b, db = log(1/9): loss - bayes": loss - bayes})
-    res.check("skewed: a bias absorbs the ratio (o_a := o_b, b_a - b_b = log r keeps the Bayes CE)",
-              loss - bayes <= OPT_TOL, loss - bayes)
-    res.check("skewed: the data price of o_a = o_b with a free bias is 0", g["D_bias"] <= 1e-12, g["D_bias"])
-    res.control("no-bias bound |o_a - o_b| >= 0.9 max_x |log r| / |h| for the merged biased model (distance 0)",
-                0.0 >= (1 - FIT) * g["bound_no_bias"], g["bound_no_bias"])
-    # 3. a context-dependent ratio is not absorbed, bias or not
-    ga = _geometry(trained["allomorph", True], allo, a, b)
-    res.check("allomorph, bias: the model fits (fit error / |h| <= 10% of the bound)",
-              ga["fit_error_over_h"] <= FIT * ga["bound"], ga["fit_error_over_h"] / ga["bound"])
-    res.check("allomorph, bias: |o_a - o_b| >= 0.9 max |log r(x) - log r(x')| / |h(x) - h(x')| > 0",
-              ga["pair_bound"] > 0 and ga["distance"] >= (1 - FIT) * ga["pair_bound"], ga["distance"] / ga["pair_bound"])
-    bayes_a = allo.truth.cross_entropy()
-    loss_a, c = _merge_rows(trained["allomorph", True], allo, a, b, None)
-    res.number(**{"allomorph: o_a := o_b, best db: loss - bayes": loss_a - bayes_a, "allomorph: best db": c})
-    res.check("allomorph: o_a = o_b with the best bias costs at least min_c E[(p_a+p_b) KL(rho || c)] > 0",
-              ga["D_bias"] > OPT_TOL and loss_a - bayes_a >= ga["D_bias"] - BOUND_TOL, loss_a - bayes_a - ga["D_bias"])
-    res.control("allomorph: a bias absorbs the ratio (o_a := o_b with the best bias keeps the Bayes CE)",
-                loss_a - bayes_a <= OPT_TOL, loss_a - bayes_a)
-    res.control("skewed: the two-context bound forces o_a != o_b", g["pair_bound"] > FIT, g["pair_bound"])
+        # 1. no bias, constant ratio: the trained rows are held apart by the data bound
+        m, gap = trained["skewed", False]
+        g = _geometry(m, skew, a, b)
+        res.check(f"{tag}skewed, no bias: the model fits (loss within {FIT_GAP} of Bayes)", gap <= FIT_GAP, gap)
+        res.check(f"{tag}skewed, no bias: |o_a - o_b| >= 0.9 max_x |log r(x)| / |h(x)|",
+                  g["distance"] >= (1 - FIT) * g["bound"], g["distance"] / g["bound"])
+        res.check(f"{tag}D from this grouping = D from generators.truth",
+                  abs(g["D_half"] - skew.truth.dh_violation(a, b)) <= 1e-12, g["D_half"])
+        # 2. with a bias the constant ratio is absorbed: o_a = o_b, b_a - b_b = log r fits as well
+        loss, _ = _merge_rows(m, skew, a, b, float(np.log(1 / 9)))
+        res.number(**{f"{tag}skewed: o_a := o_b, db = log(1/9): loss - bayes": loss - bayes})
+        res.check(f"{tag}skewed: a bias absorbs the ratio (o_a := o_b, b_a - b_b = log r stays within "
+                  f"{OPT_TOL} of Bayes)", loss - bayes <= OPT_TOL, loss - bayes)
+        res.check(f"{tag}skewed: the data price of o_a = o_b with a free bias is 0", g["D_bias"] <= 1e-12,
+                  g["D_bias"])
+        res.control(f"{tag}no-bias bound |o_a - o_b| >= 0.9 max_x |log r| / |h| for the merged biased model "
+                    "(distance 0)", 0.0 >= (1 - FIT) * g["bound_no_bias"], g["bound_no_bias"])
+        res.control(f"{tag}skewed: the two-context bound forces o_a != o_b", g["pair_bound"] > FIT, g["pair_bound"])
+        # 3. a context-dependent ratio is not absorbed, bias or not
+        m, gap = trained["allomorph", True]
+        ga = _geometry(m, allo, a, b)
+        res.check(f"{tag}allomorph, bias: the model fits (loss within {FIT_GAP} of Bayes)", gap <= FIT_GAP, gap)
+        res.check(f"{tag}allomorph, bias: |o_a - o_b| >= 0.9 max |log r(x) - log r(x')| / |h(x) - h(x')| > 0",
+                  ga["pair_bound"] > 0 and ga["distance"] >= (1 - FIT) * ga["pair_bound"],
+                  ga["distance"] / max(ga["pair_bound"], 1e-300))
+        loss_a, c = _merge_rows(m, allo, a, b, None)
+        res.number(**{f"{tag}allomorph: o_a := o_b, best db: loss - bayes": loss_a - bayes_a,
+                      f"{tag}allomorph: best db": c})
+        res.check(f"{tag}allomorph: o_a = o_b with the best bias costs at least min_c E[(p_a+p_b) KL(rho || c)] > 0",
+                  ga["D_bias"] > OPT_TOL and loss_a - bayes_a >= ga["D_bias"] - BOUND_TOL,
+                  loss_a - bayes_a - ga["D_bias"])
+        res.control(f"{tag}allomorph: a bias absorbs the ratio (o_a := o_b with the best bias stays within "
+                    f"{OPT_TOL} of Bayes)", loss_a - bayes_a <= OPT_TOL, loss_a - bayes_a)
     return res

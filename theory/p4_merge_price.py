@@ -31,6 +31,7 @@ from .result import Result
 ID = "P4"
 END_TOL = 1e-3  # nats between the final population loss and its prediction
 BOUND_TOL = 1e-9  # rounding below the lower bound
+KEY_NUMBERS = ("D_01", "bayes_ce", "merged_gap", "unmerged_gap")
 STATEMENT = "o_a = o_b, b_a = b_b => least extra CE at x is (p_a+p_b) KL(Bern(rho)||Bern(1/2)), rho = p_a/(p_a+p_b); its expectation is D(a,b)"
 
 

@@ -71,8 +71,7 @@ def verify(ids: list[str], quick: bool, log=None) -> list[dict]:
 
 
 def passed(entries: list[dict]) -> bool:
-    return all(e["symbolic"] == PASS and e["numeric"] == PASS and e["negative_control"] in (PASS, "n/a")
-               for e in entries)
+    return all(e["symbolic"] == PASS and e["numeric"] == PASS and e["negative_control"] == PASS for e in entries)
 
 
 def stderr_log(msg: str) -> None:

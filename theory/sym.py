@@ -37,16 +37,23 @@ def zero_all(exprs) -> bool:
     return all(is_zero(e) for e in exprs)
 
 
-def nonzero_somewhere(expr, seed: int = 0) -> bool:
-    """True when expr is provably not identically 0: its value at a rational point is nonzero.
+def nonzero_somewhere(expr, tries: int = 3) -> bool:
+    """True when expr is provably not identically 0: its value at some rational point is nonzero.
 
     A nonzero value at one point is a proof, and much faster than asking
-    simplify to fail; positive symbols get positive values.
+    simplify to fail.  Points give every symbol a distinct value in (0, 0.45]
+    (negated at random unless the symbol is positive), so that probability-like
+    symbols stay valid when a few are summed and no two symbols coincide.
     """
     import random
 
-    rng = random.Random(seed)
-    # values in (0, 0.45], so that probability-like symbols stay valid when a few are summed
-    point = {s: sp.Rational(rng.randint(1, 9), 20) * (1 if s.is_positive or s.is_nonnegative else rng.choice((-1, 1)))
-             for s in expr.free_symbols}
-    return abs(sp.N(expr.subs(point), 30)) > 1e-20
+    syms = sorted(expr.free_symbols, key=lambda x: x.name)
+    for seed in range(tries):
+        rng = random.Random(seed)
+        ks = rng.sample(range(1, 46), len(syms)) if len(syms) <= 45 else [rng.randint(1, 10**6) for _ in syms]
+        scale = 100 if len(syms) <= 45 else 10**6 / 0.45
+        point = {x: sp.Rational(k) / scale * (1 if (x.is_positive or x.is_nonnegative) else rng.choice((-1, 1)))
+                 for x, k in zip(syms, ks)}
+        if abs(sp.N(expr.subs(point), 30)) > 1e-20:
+            return True
+    return False

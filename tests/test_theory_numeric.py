@@ -1,0 +1,215 @@
+"""Fast versions of the numeric halves: each check holds where its premise holds, and fails without it.
+
+Quantities are recomputed here independently where possible (the population
+loss from h by hand, D by enumerating the truth, gradient ratios from the
+data's own input frequencies).
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from experiments.cli import main
+from models.params import D_R
+from theory import lab, p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants, registry
+from theory.result import PASS
+
+
+@pytest.fixture(scope="module")
+def dh():
+    return lab.parity(3)
+
+
+# ------------------------------------------------------------------ lab
+def test_parity_population_and_truth(dh):
+    assert math.isclose(dh.pop.tgt_w.sum(), 1.0, rel_tol=1e-12)
+    # the paper's DH numbers: Bayes accuracy 0.7, CE 0.5 H(0.1) + 0.5 ln 2, D(0,1) = 0.5 KL(0.1 || 0.5)
+    h01 = -(0.1 * math.log(0.1) + 0.9 * math.log(0.9))
+    assert math.isclose(dh.truth.accuracy(), 0.7, rel_tol=1e-12)
+    assert math.isclose(dh.truth.cross_entropy(), 0.5 * h01 + 0.5 * math.log(2), rel_tol=1e-12)
+    assert math.isclose(dh.truth.dh_violation(0, 1), 0.5 * (0.1 * math.log(0.2) + 0.9 * math.log(1.8)), rel_tol=1e-12)
+
+
+def test_pair_conditionals_match_truth(dh):
+    ctx, pa, pb, px = lab.pair_conditionals(dh, 0, 1)
+    first = np.unique(ctx, return_index=True)[1]
+    assert math.isclose(px[first].sum(), 1.0, rel_tol=1e-12)
+    assert len(first) == dh.truth.n_contexts
+    # parity DH: the bit-0 variants are 0.1 / 0.9 wherever bit 0 is possible, else both 0
+    k = pa + pb > 0
+    assert np.allclose(pa[k], 0.1) and np.allclose(pb[k], 0.9) and np.all(pa[~k] == 0)
+
+
+def test_allomorph_corpus_relations():
+    s = lab.parity_allomorph(3)
+    se, _ = s.truth.semantic_equivalent(0, 1)
+    assert se is True and not s.truth.conditional_equivalent(0, 1)
+    ctx, pa, pb, _ = lab.pair_conditionals(s, 0, 1)
+    k = pa + pb > 0
+    ratios = np.unique(np.round(np.log(pa[k] / pb[k]), 9))
+    assert np.allclose(ratios, [-math.log(9), 0.0, math.log(9)])
+
+
+def test_head_recomputation_matches_kernel_loss(dh):
+    for arch in ("bilinear", "mixer", "transformer"):
+        m = lab.model(dh, arch, seed=5, output_bias=True)
+        m.views()["out_bias"][...] = np.linspace(-1, 1, m.dims[D_R])
+        assert abs(m.loss(dh.pop)[0] - lab.fit_loss(m, dh.pop)) < 1e-12
+
+
+def test_optimizer_step_returns_the_pre_update_gradient(dh):
+    m = lab.model(dh, "bilinear", seed=0)
+    P0 = m.P.copy()
+    _, _, G = m.loss_grad(dh.pop)
+    g = lab.Optimizer(m, dh.pop, "sgd", lr=0.1, wd=0.01).step()
+    assert np.array_equal(g, G)
+    assert np.allclose(m.P, P0 - 0.1 * (G + 0.01 * P0), rtol=0, atol=1e-15)
+
+
+# ------------------------------------------------------------------ P1
+def test_p1_numeric():
+    res = p1_gradients.numeric(quick=True)
+    assert res.status == PASS, res.failures()
+    assert res.negative_control["status"] == PASS
+    assert res.numbers["max_rel_err_fd"] <= 1e-6
+
+
+def test_p1_finite_differences_catch_a_wrong_gradient(dh):
+    # the gradient check itself can fail: a perturbed gradient is far from finite differences
+    ex = p1_gradients._batch(6, 5, 3, False, np.random.default_rng(0))
+    cfg = p1_gradients.ModelConfig(arch="transformer").fit(6, 5, "mlm")
+    m = p1_gradients.Model(cfg, seed=0)
+    _, _, G = m.loss_grad(ex)
+    fd = p1_gradients._fd(m, ex)
+    assert p1_gradients._rel(G, fd) < 1e-6
+    G[0] += 1e-3 * np.linalg.norm(G)
+    assert p1_gradients._rel(G, fd) > 1e-5
+
+
+# ------------------------------------------------------------------ P2
+def test_p2_step_bound_ce_pair_holds_and_non_ce_pair_breaks_it(dh):
+    out = p2_contraction._descent(dh, "bilinear", False, {"ce": (2, 3), "non_ce": (0, 1)}, 300, 0.5, 0.01, seed=1)
+    assert out["ce"]["excess"] <= p2_contraction.STEP_TOL
+    assert out["ce"]["end"] < 0.5 * out["ce"]["start"]
+    assert out["non_ce"]["excess"] > 1e-4
+
+
+def test_p2_swap_and_equal_rows(dh):
+    swap, gap = p2_contraction._symmetry(dh, "mixer", (2, 3), seed=0)
+    assert swap < 1e-12 and gap < 1e-12
+    swap, gap = p2_contraction._symmetry(dh, "mixer", (0, 1), seed=0)
+    assert swap > 1e-6 and gap > 1e-6
+
+
+# ------------------------------------------------------------------ P3
+def test_p3_numeric():
+    res = p3_separation.numeric(quick=True)
+    assert res.status == PASS, res.failures()
+    assert res.negative_control["status"] == PASS
+    n = res.numbers
+    # the data bound uses log 9 and the model's |h|: never more than log 9 / min |h|, and the paper's form is smaller
+    assert n["skewed no bias: paper_bound"] <= n["skewed no bias: bound"]
+    assert n["skewed no bias: distance"] >= 0.9 * n["skewed no bias: bound"]
+
+
+def test_p3_best_bias_ratio_closed_form():
+    # the best shared-row ratio is the mass-weighted mean of rho: for the allomorph 1/2, for parity DH 0.1
+    s = lab.parity_allomorph(3)
+    m = lab.model(s, "bilinear", seed=0, output_bias=True)
+    g = p3_separation._geometry(m, s, 0, 1)
+    assert math.isclose(g["best_bias_ratio"], 0.5, rel_tol=1e-12)
+    # symmetric ratios 1/9, 1, 9 with equal masses: the bias cannot help, D_bias = D
+    assert math.isclose(g["D_bias"], g["D_half"], rel_tol=1e-12)
+    assert math.isclose(g["D_half"], s.truth.dh_violation(0, 1), rel_tol=1e-12)
+
+
+# ------------------------------------------------------------------ P4
+def test_p4_numeric():
+    res = p4_merge_price.numeric(quick=True)
+    assert res.status == PASS, res.failures()
+    assert res.negative_control["status"] == PASS
+    assert abs(res.numbers["D_01"] - 0.1840) < 5e-5
+
+
+# ------------------------------------------------------------------ P5
+def test_p5_gradient_ratio_uses_data_frequencies(dh):
+    # parity DH, 3 bits: each visible bit is 0 w.p. 1/2, and 0a w.p. 0.1 of those; 2 visible bits per context
+    assert math.isclose(p5_semantic._input_freq(dh, 0), 2 * 0.5 * 0.1, rel_tol=1e-12)
+    assert math.isclose(p5_semantic._input_freq(dh, 1), 2 * 0.5 * 0.9, rel_tol=1e-12)
+    gap, _ = p5_semantic._grad_at_equal(dh, "transformer", 0, 1, seed=2)
+    assert gap < 1e-10
+    gap, cos = p5_semantic._grad_at_equal(dh, "transformer", 0, 2, seed=2)
+    assert gap > 1e-6 and cos > 1e-8
+
+
+def test_p5_sgd_keeps_equal_weights_equal_and_splits_unequal(dh):
+    assert p5_semantic._keeps_equal(dh, "bilinear", 2, 3, "sgd", 200, seed=3) <= 1e-10
+    assert p5_semantic._keeps_equal(dh, "bilinear", 0, 1, "sgd", 200, seed=3) > 1e-4
+    # Adam's per-coordinate scale invariance keeps even the 0.1 / 0.9 pair together (up to eps)
+    assert p5_semantic._keeps_equal(dh, "bilinear", 0, 1, "adamw", 200, seed=3) <= 1e-6
+
+
+# ------------------------------------------------------------------ P6
+def test_p6_quadrant_corpus_relations():
+    s = p6_quadrants.quadrant_corpus()
+    V = s.corpus.vocab
+    for (a, b), (se, ce) in p6_quadrants.QUADRANTS.values():
+        assert s.truth.semantic_equivalent(V.index(a), V.index(b))[0] is se
+        assert s.truth.conditional_equivalent(V.index(a), V.index(b)) == ce
+    # the coin's copy targets are exactly the =H / =T targets, and each is certain given its prefix
+    copy = p6_quadrants._targets(s, V.index("H"), V.index("T"), copy=True)
+    assert copy.any() and set(np.array(V)[s.pop.tgt_sym[copy]]) == {"=H", "=T"}
+
+
+def test_p6_holds_by_hand():
+    m = {"untied in": (1.0, 0.4), "untied out": (1.0, 0.6), "tied": (0.5, 0.05), "tied pays": False}
+    assert p6_quadrants.holds({"untied in": "shrinks", "untied out": "shrinks"}, m) == \
+        {"untied in": True, "untied out": False}
+    assert p6_quadrants.holds({"untied out": "apart", "tied": "apart", "tied pays": True}, m) == \
+        {"untied out": True, "tied": False, "tied pays": False}
+
+
+def test_p6_bilinear_one_seed_matches_and_opposite_fails():
+    s = p6_quadrants.quadrant_corpus()
+    m = p6_quadrants.measure(s, "bilinear", 0, p6_quadrants.STEPS)
+    for q, pred in p6_quadrants.PREDICTIONS.items():
+        assert all(p6_quadrants.holds(pred, m[q]).values()), (q, m[q])
+        assert not all(p6_quadrants.holds(p6_quadrants.PREDICTIONS[p6_quadrants.OPPOSITE[q]], m[q]).values())
+
+
+# ------------------------------------------------------------------ CLI
+def test_verify_cli_json(capsys):
+    code = main(["verify", "--quick", "--json", "--only", "P4"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [e["id"] for e in out] == ["P4"]
+    e = out[0]
+    assert {"id", "statement", "symbolic", "numeric", "negative_control", "numbers"} <= set(e)
+    assert e["symbolic"] == e["numeric"] == e["negative_control"] == PASS
+    assert abs(e["numbers"]["D_01"] - 0.1840) < 5e-5
+
+
+def test_verify_cli_table(capsys):
+    code = main(["verify", "--quick", "--only", "p4"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0].split()[:3] == ["proposition", "symbolic", "numeric"]
+    assert "P4" in out and "D_01=" in out
+
+
+def test_verify_cli_unknown_proposition(capsys):
+    assert main(["verify", "--only", "P9"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown proposition 'P9'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verify_exit_code_on_failure(monkeypatch, capsys):
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(p4_merge_price, "symbolic", broken)
+    assert main(["verify", "--quick", "--json", "--only", "P4"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out[0]["symbolic"] == "error" and "RuntimeError: boom" in out[0]["failures"][0]
+    assert registry.passed(out) is False
