@@ -10,6 +10,7 @@ fixes the output and chunked calls continue one stream.
 """
 import numpy as np
 from numba import njit
+from . import kernel_cache
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -115,3 +116,6 @@ def sample_sentences(n, cap, max_tries, lhs_start, alias_p, alias_r, rhs_off, rh
         done += 1
         offsets[done] = pos
     return tokens[:pos].copy(), offsets[: done + 1].copy(), counts, rejected, tries
+
+
+kernel_cache.stamp(globals())

@@ -8,6 +8,7 @@ realization's probability is the product of its digits' probabilities.
 """
 import numpy as np
 from numba import njit
+from . import kernel_cache
 
 
 @njit(cache=True)
@@ -196,3 +197,6 @@ def enumerate_contexts(seqs, offsets, maskable, ids, seq_p, variants, weights, c
                     break
     return tokens[:R].copy(), lengths[:R].copy(), tgt_seq[:N].copy(), tgt_pos[:N].copy(), \
         tgt_sym[:N].copy(), tgt_w[:N].copy()
+
+
+kernel_cache.stamp(globals())

@@ -5,6 +5,7 @@ kernel is pure: the same arrays in give the same arrays out.
 """
 import numpy as np
 from numba import njit
+from . import kernel_cache
 
 
 @njit(cache=True)
@@ -121,3 +122,6 @@ def sample_steps(seqs, offsets, maskable, rows, u_real, u_mask, variants, weight
             tgt_w[j] = 1.0 / (n - start)
         tgt_off[s + 1] = n
     return tokens, lengths, tgt_off, tgt_seq[:n].copy(), tgt_pos[:n].copy(), tgt_sym[:n].copy(), tgt_w[:n].copy()
+
+
+kernel_cache.stamp(globals())

@@ -1,6 +1,7 @@
 """Numba kernels for ground-truth comparisons of target distributions."""
 import numpy as np
 from numba import njit
+from . import kernel_cache
 
 
 @njit(cache=True)
@@ -25,3 +26,6 @@ def row_gaps(indptr, sym, p, c1, c2):
             gap = max(gap, d)
         out[n] = gap
     return out
+
+
+kernel_cache.stamp(globals())

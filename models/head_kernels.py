@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from .params import D_BIAS, D_D, D_R, D_V, EMB, OUT_BIAS
+from generators import kernel_cache
 
 
 @njit(cache=True)
@@ -87,3 +88,6 @@ def embed_backward(G, offs, dims, in_row, tokens, length, dX):
             G[offs[EMB] + r * d + k] += dX[t, k]
             if has_pos:
                 G[offs[2] + t * d + k] += dX[t, k]
+
+
+kernel_cache.stamp(globals())

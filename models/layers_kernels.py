@@ -2,6 +2,7 @@
 import math
 
 from numba import njit
+from generators import kernel_cache
 
 SQRT2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -59,3 +60,6 @@ def act_grad(x, kind):
     if kind == 0:
         return 1.0 if x > 0.0 else 0.0
     return 0.5 * (1.0 + math.erf(x / SQRT2)) + x * math.exp(-0.5 * x * x) * INV_SQRT_2PI
+
+
+kernel_cache.stamp(globals())

@@ -6,13 +6,13 @@ batches can be consumed by several calls, and a one-batch population is
 reused every step.  losses[i] is the loss at the parameters *before* update t.
 """
 import math
-from pathlib import Path
 
 import numpy as np
 from numba import njit
 
 from .dispatch_kernels import loss_grad_any
 from .optim_kernels import ADAMW, SGD, adam_step, lr_at, sgd_step
+from generators import kernel_cache
 
 
 @njit(cache=True)
@@ -62,18 +62,4 @@ def evaluate(arch, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_off, 
     return loss / n, acc / n
 
 
-def _stamp_with_callees(*kernels):
-    """numba's cache checks only the file defining a function, not the files of the functions it
-    calls and compiles in: without this, editing transformer_kernels.py would leave train_steps
-    running the old machine code.  Fold every kernel module's (mtime, size) into the cache stamp."""
-    deps = tuple((p.name, p.stat().st_mtime, p.stat().st_size)
-                 for p in sorted(Path(__file__).parent.glob("*_kernels.py")))
-    for k in kernels:
-        try:
-            f = k._cache._cache_file
-            f._source_stamp = (f._source_stamp, deps)
-        except AttributeError:  # a numba without these internals keeps its own file-only check
-            pass
-
-
-_stamp_with_callees(train_steps, evaluate)
+kernel_cache.stamp(globals())

@@ -30,6 +30,7 @@ from numba import njit
 from .head_kernels import embed, embed_backward, head_loss_grad
 from .params import D_D, D_DIRS, D_HIDDEN, D_LAYERS, N_COMMON
 from .transformer_kernels import group_targets
+from generators import kernel_cache
 
 W_IH, W_HH, B_IH, B_HH = range(4)
 
@@ -293,3 +294,6 @@ def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
     w = np.zeros(tgt_seq.shape[0])
     run(P, P, offs, dims, in_row, in_row, tokens, lengths, tgt_seq, tgt_pos, sym, w, False, False, Hout)
     return Hout
+
+
+kernel_cache.stamp(globals())

@@ -8,6 +8,7 @@ is t + 1 and ``CosineAnnealingLR.last_epoch`` is t.
 import math
 
 from numba import njit
+from generators import kernel_cache
 
 SGD, ADAM, ADAMW = 0, 1, 2
 CONSTANT, COSINE = 0, 1
@@ -53,3 +54,6 @@ def adam_step(P, G, m, v, t, lr, beta1, beta2, eps, wd, decoupled):
         m[i] += (g - m[i]) * (1.0 - beta1)  # torch's lerp form of beta1 * m + (1 - beta1) * g
         v[i] = v[i] * beta2 + (1.0 - beta2) * g * g
         P[i] -= step_size * m[i] / (math.sqrt(v[i]) / bc2_sqrt + eps)
+
+
+kernel_cache.stamp(globals())

@@ -40,6 +40,7 @@ from numba import njit
 from .head_kernels import embed, embed_backward, head_loss_grad
 from .layers_kernels import act, act_grad, layernorm_bwd, layernorm_fwd
 from .params import D_ACT, D_CAUSAL, D_D, D_FF, D_HEADS, D_LAYERS, N_COMMON, TRANSFORMER_LAYER
+from generators import kernel_cache
 
 IN_W, IN_B, OUT_W, OUT_B, LN1_G, LN1_B, FF_W1, FF_B1, FF_W2, FF_B2, LN2_G, LN2_B = range(12)
 NB = len(TRANSFORMER_LAYER)
@@ -358,3 +359,6 @@ def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
     run(P, P, offs, dims, in_row, in_row, tokens, lengths, tgt_seq, tgt_pos, np.zeros(N, np.int32),
         np.zeros(N), False, False, Hout, CHUNK_FLOATS)
     return Hout
+
+
+kernel_cache.stamp(globals())
