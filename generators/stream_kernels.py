@@ -8,16 +8,17 @@ from numba import njit
 from . import kernel_cache
 
 
-@njit(cache=True)
-def choose_variant(weights_row, variants_row, u):
-    """Inverse-CDF draw of one surface symbol; zero-weight variants are never drawn."""
+@njit(cache=True, inline="always")  # inlined: a call per token costs more than the draw
+def choose_variant(weights, variants, m, c, u):
+    """Inverse-CDF draw of one surface symbol of meaning m after class c; zero-weight variants are
+    never drawn.  Takes whole tables and indices: slicing a row per draw costs more than the draw."""
     acc = 0.0
     last = -1
-    for k in range(variants_row.shape[0]):
-        s = variants_row[k]
+    for k in range(variants.shape[1]):
+        s = variants[m, k]
         if s < 0:
             break
-        w = weights_row[k]
+        w = weights[m, c, k]
         if w > 0.0:
             last = s
             acc += w
@@ -26,21 +27,22 @@ def choose_variant(weights_row, variants_row, u):
     return last  # u within rounding of 1
 
 
-@njit(cache=True)
-def realize_sequence(seq, out, variants, weights, class_of, start_class, copy_src, copy_map, u):
-    for t in range(seq.shape[0]):
-        m = seq[t]
+@njit(cache=True, inline="always")
+def realize_sequence(seqs, a, L, out, variants, weights, class_of, start_class, copy_src, copy_map, u):
+    """out[t] = the surface of meaning seqs[a + t] for t < L, drawn with the uniform u[t]."""
+    for t in range(L):
+        m = seqs[a + t]
         src = copy_src[m]
         if src >= 0:
             s = -1
             for j in range(t - 1, -1, -1):
-                if seq[j] == src:
+                if seqs[a + j] == src:
                     s = copy_map[out[j]]
                     break
             out[t] = s
         else:
-            c = start_class if t == 0 else class_of[seq[t - 1]]
-            out[t] = choose_variant(weights[m, c], variants[m], u[t])
+            c = start_class if t == 0 else class_of[seqs[a + t - 1]]
+            out[t] = choose_variant(weights, variants, m, c, u[t])
 
 
 @njit(cache=True)
@@ -48,7 +50,8 @@ def realize_flat(seqs, offsets, variants, weights, class_of, start_class, copy_s
     out = np.empty(seqs.shape[0], np.int32)
     for i in range(offsets.shape[0] - 1):
         a, b = offsets[i], offsets[i + 1]
-        realize_sequence(seqs[a:b], out[a:b], variants, weights, class_of, start_class, copy_src, copy_map, u[a:b])
+        realize_sequence(seqs, a, b - a, out[a:b], variants, weights, class_of, start_class, copy_src, copy_map,
+                         u[a:b])
     return out
 
 
@@ -79,8 +82,8 @@ def sample_steps(seqs, offsets, maskable, rows, u_real, u_mask, variants, weight
             i = rows[s, b]
             a, e = offsets[i], offsets[i + 1]
             L = e - a
-            realize_sequence(seqs[a:e], surf[:L], variants, weights, class_of, start_class,
-                             copy_src, copy_map, u_real[s, b, :L])
+            realize_sequence(seqs, a, L, surf, variants, weights, class_of, start_class,
+                             copy_src, copy_map, u_real[s, b])
             lengths[s, b] = L
             for t in range(L):
                 tokens[s, b, t] = surf[t]
