@@ -12,6 +12,7 @@ from numba import njit
 
 from .head_kernels import embed, embed_backward, head_loss_grad
 from .params import D_CAUSAL, D_D, D_T
+from generators import kernel_cache
 
 
 @njit(cache=True)
@@ -53,6 +54,7 @@ def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
 
 @njit(cache=True)
 def loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w, want_grad):
+    """Weighted loss and accuracy of one batch; adds the gradient into G when want_grad."""
     N, d, T = tgt_seq.shape[0], dims[D_D], dims[D_T]
     causal = dims[D_CAUSAL] != 0
     Hs = np.empty((N, d))
@@ -76,3 +78,6 @@ def loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_p
                     dX[j, k] = c * dHs[n, k]
             embed_backward(G, offs, dims, in_row, tokens[b], L, dX)
     return loss, acc
+
+
+kernel_cache.stamp(globals())

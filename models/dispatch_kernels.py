@@ -1,13 +1,15 @@
 """One entry point for every architecture, so the trainer's numba loop needs no Python.
 
-Each branch follows the arch kernel contract (see ``models/bilinear_kernels.py``):
-one batch in, (loss, weighted accuracy) out, the gradient added into G when
-want_grad.  Architecture codes are ``params.ARCH_CODE``.
+Every ``models/<arch>_kernels.loss_grad`` has this signature: one batch (tokens
+(B, T) int32, lengths (B,), that batch's targets) in; (weighted loss, weighted
+accuracy) out; when want_grad the gradient is added into G (same shape and
+dtype as P; the caller zeroes it).  Architecture codes are ``params.ARCH_CODE``.
 """
 import numpy as np
 from numba import njit
 
 from . import bilinear_kernels, lstm_kernels, mixer_kernels, transformer_kernels
+from generators import kernel_cache
 
 
 @njit(cache=True)
@@ -27,3 +29,6 @@ def loss_grad_any(arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths,
                                       tgt_sym, tgt_w, want_grad)
     # An unknown code is a caller's bug; a NaN loss makes a training loop stop instead of training nothing.
     return np.nan, np.nan
+
+
+kernel_cache.stamp(globals())

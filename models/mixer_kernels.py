@@ -17,6 +17,11 @@ Causal.  The token MLP must not look ahead: with token_ff == T, hidden unit f
 reads inputs t' <= f and output t reads hidden units f <= t (tok_w1 and tok_w2
 are used lower-triangular; entries above the diagonal are ignored and get zero
 gradient).  Everything else acts on one position at a time.
+
+Work.  Sequences go through in chunks small enough for their activations to
+stay in cache (forward, head, backward per chunk); within a chunk, row b*T + t
+holds position t of sequence b.  The last layer computes outputs only at the
+target rows, the only ones the head reads.
 """
 import numpy as np
 from numba import njit
@@ -24,6 +29,7 @@ from numba import njit
 from .head_kernels import embed, embed_backward, head_loss_grad
 from .layers_kernels import act, act_grad, layernorm_bwd, layernorm_fwd
 from .params import D_ACT, D_CAUSAL, D_CFF, D_D, D_FF, D_LAYERS, D_T, MIXER_LAYER, N_COMMON
+from generators import kernel_cache
 
 LN_EPS = 1e-5
 CHUNK_FLOATS = 1 << 15  # ~256 KB of cached activations per chunk of sequences
@@ -220,7 +226,7 @@ def row_masks(lengths, T, seq, pos):
 def forward(P, offs, dims, in_row, tokens, lengths, real, tgt, cache):
     """One chunk of sequences through every layer; returns X (rows*T, d), the last layer's output at the
     target rows.  Every array used is cut from the chunk buffers to this chunk's rows."""
-    causal, kind, T, d, n = dims[D_CAUSAL] != 0, dims[D_ACT], dims[D_T], dims[D_D], dims[D_LAYERS]
+    causal, kind, T, n = dims[D_CAUSAL] != 0, dims[D_ACT], dims[D_T], dims[D_LAYERS]
     X, Y1, XH1, RS1, A, HA, Y2, XH2, RS2, C, HC = cache
     R, H = tokens.shape[0] * T, tokens.shape[0] * dims[D_FF]
     X = X[:R]
@@ -298,3 +304,6 @@ def loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_p
                 dX[seq[j] * T + pos[j]] += dHs[j]
             backward(P, G, offs, dims, in_row, tokens[b0:b1], lengths[b0:b1], real, tgt, cache, work, dX)
     return loss, acc
+
+
+kernel_cache.stamp(globals())

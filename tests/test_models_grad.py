@@ -273,6 +273,32 @@ def test_gradient_finite_differences_positional_layers(arch, layers, act, object
             assert np.tril(w[f"layer{i}.tok_w1"]).any()
 
 
+@pytest.mark.parametrize("objective", ["mlm", "causal"])
+def test_mixer_batch_larger_than_one_chunk(objective):
+    """The mixer runs a large batch in chunks of rows; a chunk with no targets is skipped."""
+    cfg = make_cfg("mixer", objective, tied=True, bias=True, positional=True, layers=2)
+    in_row, out_row, _, offs, dims, _ = params.layout(cfg)
+    nb = mixer_kernels.chunk_rows(10_000, dims)
+    parts = [make_batch(objective, seed=30 + i) for i in range(-(-2 * nb // 6) + 2)]  # 6 rows each
+    tokens = np.concatenate([p[0] for p in parts])
+    lengths = np.concatenate([p[1] for p in parts])
+    seq, pos, sym, w = (np.concatenate([p[k] + (6 * i if k == 2 else 0) for i, p in enumerate(parts)])
+                        for k in (2, 3, 4, 5))
+    keep = (seq < nb) | (seq >= 2 * nb)  # no target in the second chunk of rows
+    batch = (tokens, lengths, seq[keep], pos[keep], sym[keep], w[keep] / w[keep].sum())
+    assert len(tokens) > 2 * nb and set(batch[2] // nb) == {0, 2}
+    P = make_params(cfg, seed=31)
+    loss, acc, G = kernel(cfg, P, batch)
+    assert loss == pytest.approx(reference_loss(cfg, P, *batch)[0], rel=1e-12)
+    H = mixer_kernels.hidden(P, offs, dims, in_row, tokens, lengths, batch[2], batch[3])
+    np.testing.assert_allclose(H, reference_hidden(cfg, P, tokens, lengths, batch[2], batch[3]), rtol=1e-12)
+    rng = np.random.default_rng(32)
+    for _ in range(3):  # directional derivatives along random directions
+        v = rng.standard_normal(P.size)
+        fd = (kernel(cfg, P + 1e-5 * v, batch, False)[0] - kernel(cfg, P - 1e-5 * v, batch, False)[0]) / 2e-5
+        assert G @ v == pytest.approx(fd, rel=1e-7)
+
+
 # ------------------------------------------------------------------ tying, merging
 def untied_twin(cfg_tied, P_tied):
     """The untied model whose input and output rows both hold the tied model's values."""
