@@ -8,31 +8,11 @@ torch disagree (nothing is reported), 2 bad input (no torch, bad folder).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-
-
-def numba_cache_dir() -> Path:
-    """A numba cache folder keyed by the source of the numba-compiled packages.
-
-    ``cache=True`` revalidates a cached function against its own file only: the
-    cached machine code of ``loop_kernels.train_steps`` or ``dispatch_kernels.
-    loss_grad_any`` embeds the architecture kernels it calls, and survives an edit
-    of ``transformer_kernels.py``.  Benchmarking stale code would be meaningless
-    (the agreement check catches it), so the benchmark compiles into a folder of
-    its own that changes whenever any of these sources does.
-    """
-    h = hashlib.sha256()
-    for p in sorted([*ROOT.glob("models/*.py"), *ROOT.glob("generators/*.py")]):
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
-    return Path(tempfile.gettempdir()) / f"tying-bench-numba-{h.hexdigest()[:12]}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.out.parent.is_dir():
         print(f"benchmarks: error: output folder's parent does not exist: {args.out.parent}", file=sys.stderr)
         return 2
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))  # before numba is imported
-
     from .reference_torch import AgreementError
     from .report import write
     from .suite import finite, run_all

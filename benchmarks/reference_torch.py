@@ -258,10 +258,9 @@ def check_agreement(name: str, cfg: ModelConfig, ex: Examples, steps: int = 3, s
         worst["params"] = max(worst["params"], _block_rel(cfg, P, ref.flat(), null))
         if status >= 0:
             raise AgreementError(f"{name}: our loss is not finite at step {t}")
-    out = {"case": name, "steps": steps, "null_entries": int(null.sum()), "loss_rel": worst["loss"],
-           "acc_diff": worst["acc"],
+    out = {"case": name, "steps": steps, "loss_rel": worst["loss"], "acc_diff": worst["acc"],
            "grad_rel": worst["grad"][0], "grad_block": worst["grad"][1],
-           "param_rel": worst["params"][0], "param_block": worst["params"][1]}
+           "param_rel": worst["params"][0], "param_block": worst["params"][1], "null_entries": int(null.sum())}
     out["ok"] = bool(max(out["loss_rel"], out["grad_rel"], out["param_rel"]) <= rtol and out["acc_diff"] <= 1e-9)
     if not out["ok"]:
         raise AgreementError(

@@ -200,21 +200,27 @@ def end_to_end(corpus, quick: bool, log=print) -> dict:
 
     cfg, steps = ModelConfig(arch="transformer"), 500 if quick else 3000
     train(corpus, cfg, TrainConfig(steps=2, progress=False), progress=False)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     run = train(corpus, cfg, TrainConfig(steps=steps, progress=False), progress=False)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
     code = ("import time; t0 = time.perf_counter()\n"
             "from generators.parity import parity_corpus\nfrom models.config import ModelConfig, TrainConfig\n"
             "from models.train import train\n"
             "train(parity_corpus(7), ModelConfig(arch='transformer'), TrainConfig(steps=1, progress=False), "
             "progress=False)\nprint(time.perf_counter() - t0)")
-    t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    process = time.perf_counter() - t0
+    starts = []
+    for _ in range(2):  # the first fills whatever a fresh process still misses in numba's cache
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+        starts.append(time.perf_counter() - t0)
+    process = starts[-1]
     out = {"steps": steps, "status": run.status, "ms_per_step": 1e3 * wall / steps,
-           "paper_run_s": wall / steps * PAPER_STEPS, "warm_start_s": process,
+           "cpu_ms_per_step": 1e3 * cpu / steps,
+           "paper_run_s": wall / steps * PAPER_STEPS, "cpu_paper_run_s": cpu / steps * PAPER_STEPS,
+           "warm_start_s": process, "first_start_s": starts[0],
            "warm_start_in_python_s": float(p.stdout.split()[-1])}
-    log(f"  train() paper-small transformer: {out['ms_per_step']:.3f} ms/step with recording -> "
+    log(f"  train() paper-small transformer: {out['ms_per_step']:.3f} ms/step ({out['cpu_ms_per_step']:.3f} in CPU "
+        f"time) with recording -> "
         f"{PAPER_STEPS} steps in {out['paper_run_s']:.0f} s; warm start to the first step {process:.2f} s")
     return out
 
@@ -308,39 +314,35 @@ def generators(quick: bool, log=print) -> dict:
     return out
 
 
-SWEEP_CORPORA = [dict(generator="parity", bits=7, zero=z, one=o)
-                 for z, o in (([0.1, 0.9], [0.5, 0.5]), ([1.0, 0.0], [0.1, 0.9]), ([1.0, 0.0], [0.5, 0.5]))]
-
-
 def sweep_throughput(quick: bool, log=print) -> dict:
-    """Runs per minute of a small reproduction grid (DH / NDH / YDH x tied / untied x seeds, paper-small
-    transformer) with 1 and 2 local workers, alternating, the median of the repeats.  Building the corpora
-    and starting the pool's workers are inside the timing; starting multiprocessing's forkserver (once per
-    process) is not."""
+    """Runs per minute of the XOR sweep of ``tying reproduce paper --quick`` (DH / NDH / YDH x transformer,
+    mixer, bilinear x tied / untied at its step count; one seed of its five), with 1 and 2 local workers.
+    Building the corpora and starting the pool's workers are inside the timing; starting
+    multiprocessing's forkserver (once per process) is not.  Quick mode: 300 steps per run."""
+    import dataclasses
+
+    from experiments.reproduce import QUICK, xor_spec
     from experiments.sweep import sweep
 
-    spec = {"name": "bench", "seeds": [0] if quick else [0, 1], "corpus": SWEEP_CORPORA,
-            "model": {"arch": "transformer", "tied": [True, False]},
-            "train": {"steps": 300 if quick else 2000}, "record": {"every": 100, "eval_every": 100}}
-    warm = {**spec, "seeds": [0], "corpus": SWEEP_CORPORA[0], "train": {"steps": 1}}
+    plan = dataclasses.replace(QUICK, seeds=(0,))
+    if quick:
+        plan = dataclasses.replace(plan, xor_steps=300, xor_record=100)
+    spec = xor_spec(plan)
+    warm = {**spec, "corpus": spec["corpus"][0], "model": {"arch": "transformer"}, "train": {"steps": 1}}
     with tempfile.TemporaryDirectory(prefix="tying-bench-sweep-") as tmp:
         sweep(warm, tmp, workers=2, progress=False)
-    times, runs, statuses = {1: [], 2: []}, 0, set()
-    for _ in range(1 if quick else 3):
-        for workers in (1, 2):
-            with tempfile.TemporaryDirectory(prefix="tying-bench-sweep-") as tmp:
-                t0 = time.perf_counter()
-                summaries = sweep(spec, tmp, workers=workers, progress=False)
-                times[workers].append(time.perf_counter() - t0)
-            runs = len(summaries)
-            statuses |= {s["status"] for s in summaries}
-    out = {"spec": spec}
-    for workers, ts in times.items():
-        wall = statistics.median(ts)
-        out[f"workers_{workers}"] = {"runs": runs, "seconds": wall, "all_seconds": ts,
-                                     "runs_per_min": 60 * runs / wall, "statuses": sorted(statuses)}
-        log(f"  sweep, {workers} worker(s): {runs} runs of {spec['train']['steps']} steps in {wall:.1f} s "
-            f"(median of {len(ts)}) = {60 * runs / wall:.1f} runs/min ({', '.join(sorted(statuses))})")
+    out = {"spec": spec, "quick_seeds": len(QUICK.seeds),
+           "quick_runs": len(QUICK.seeds) * len(spec["corpus"]) * len(spec["model"]["arch"]) * 2}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory(prefix="tying-bench-sweep-") as tmp:
+            t0 = time.perf_counter()
+            summaries = sweep(spec, tmp, workers=workers, progress=False)
+            wall = time.perf_counter() - t0
+        statuses = sorted({s["status"] for s in summaries})
+        out[f"workers_{workers}"] = {"runs": len(summaries), "seconds": wall,
+                                     "runs_per_min": 60 * len(summaries) / wall, "statuses": statuses}
+        log(f"  sweep, {workers} worker(s): {len(summaries)} runs of {plan.xor_steps} steps in {wall:.1f} s "
+            f"= {60 * len(summaries) / wall:.1f} runs/min ({', '.join(statuses)})")
     return out
 
 

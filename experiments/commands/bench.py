@@ -2,8 +2,7 @@
 
 The benchmarks live in the source tree, not in the installed package, and
 need the ``bench`` extra (torch); the command runs ``python -m benchmarks`` in
-a fresh process from the checkout, so that numba's cache folder can be chosen
-before numba starts.  Exit codes: 0 done, 1 ours and torch disagree (nothing
+a fresh process from the checkout.  Exit codes: 0 done, 1 ours and torch disagree (nothing
 reported), 2 bad input.
 """
 from __future__ import annotations
