@@ -328,14 +328,15 @@ def _twinned(c: Corpus) -> list:
     return [w[:-2] for w in c.vocab if w.endswith("#1") and f"{w[:-2]}#2" in c.vocab]
 
 
-def quadrant_values(groups: dict) -> tuple:
+def quadrant_values(groups: dict, figure_arch: str) -> tuple:
+    """Claims for every architecture, and the figure's values for figure_arch."""
     values, claims = {}, []
     for (ci, arch, tied), g in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0], not kv[0][2])):
         name = list(QUADRANTS)[ci]
         pair = QUADRANTS[name]["pair"]
         for t in (["tied"] if tied else ["untied input", "untied output"]):
             v = lm_pair_ratio(g, pair, t)
-            if arch == "transformer":  # the figure shows one architecture
+            if arch == figure_arch:  # the figure shows one architecture
                 values.setdefault(name, {})[t] = v
             want = PREDICTED[name][t]
             ok = bool(np.all(v <= WELL_BELOW)) if want == "close" else bool(np.all(v > WELL_BELOW))
@@ -453,9 +454,11 @@ def warm_up() -> None:
 
 
 def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress: bool = True,
-                    only=("xor", "twins", "quadrants")) -> Path:
+                    only=("xor", "twins", "quadrants"), plan: Plan | None = None) -> Path:
+    """Run the experiments (resuming what is done), then write figures and the report; ``plan``
+    overrides the quick or full plan (for smaller studies and tests)."""
     out = Path(out)
-    plan = QUICK if quick else FULL
+    plan = plan or (QUICK if quick else FULL)
     t0 = time.time()
     specs = {"xor": xor_spec(plan), "twins": twins_spec(plan), "quadrants": quadrant_spec(plan)}
     specs = {k: v for k, v in specs.items() if k in only}
@@ -475,10 +478,11 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     if "quadrants" in specs:
         from figures.quadrants import plot_quadrants
 
-        values, qc = quadrant_values(load_groups(out / "sweeps" / "quadrants", specs["quadrants"]))
+        values, qc = quadrant_values(load_groups(out / "sweeps" / "quadrants", specs["quadrants"]),
+                                     plan.quadrant_archs[0])
         claims += qc
         if values:
             plot_quadrants(values, {q: PREDICTED[q] for q in values}, out=figdir / "quadrants", force=True,
-                           title="final distance / median distance of random word pairs")
+                           title=f"{plan.quadrant_archs[0]}: final distance / median distance of random word pairs")
             figures.append("quadrants")
     return write_report(out, plan, quick, claims, figures, time.time() - t0, specs, force=True, learning=learning)

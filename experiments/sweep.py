@@ -185,9 +185,21 @@ def executor(workers: int | None = None, dask: str | None = None):
     ex.shutdown(wait=True)
 
 
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
 def add_executor_args(parser) -> None:
     """The --workers / --dask options, for every command that runs a sweep."""
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
+    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                         help="local worker processes (default: one per core)")
     parser.add_argument("--dask", default=None, metavar="ADDRESS",
                         help="run on a Dask distributed cluster, e.g. tcp://host:8786 (extra 'dask'); "

@@ -1,11 +1,8 @@
 """The LSTM kernel against finite differences, an independent NumPy forward and hand-worked values.
 
-Gradient check criterion (as the transformer's): float64 central differences
-with step 1e-5 over every parameter; the norm-wise relative error
-||g - fd|| / ||g + fd|| must be <= 1e-6, and every entry must satisfy
-|g - fd| <= 1e-6 * max(|fd|, 1e-2 * max|fd|) (a per-entry relative error
-floored at 1% of the largest entry, so entries that are zero up to rounding do
-not dominate).
+Gradient check criterion: kernel_contract.check_gradient (as the transformer's), plus every cell
+block receiving some gradient.  The contract shared with the other architectures (tying, padding,
+target order, accumulation into G, float32, Stream batches) is in test_kernel_contract.py.
 """
 import itertools
 import math
@@ -13,66 +10,27 @@ import math
 import numpy as np
 import pytest
 
-from generators.corpus import Corpus, Realization
-from generators.examples import Stream
-from models import lstm_kernels as lk
+import kernel_contract as kc
+from kernel_contract import kernel, make_params
 from models import params
 from models.config import ModelConfig
 
-V, T = 6, 5  # symbol V - 1 is the mask
-MASK = V - 1
+V, T = kc.V, kc.T
 
 
 def make_cfg(objective="mlm", tied=False, bias=False, merge=False, layers=2, bi=True, positional=True, d=3,
              hidden=3, dtype="float64"):
-    return ModelConfig(arch="lstm", tied=tied, output_bias=bias, merge_out=[(1, 3)] if merge else [],
-                       positional=positional, d=d, layers=layers, hidden=hidden, bidirectional=bi,
-                       dtype=dtype).fit(V, T, objective)
-
-
-def make_params(cfg, seed=0):
-    """torch init, then every block (the output bias too) moved off its special value."""
-    P = params.init_params(cfg, seed).astype(np.float64)
-    P += 0.3 * np.random.default_rng(seed + 100).standard_normal(P.size)
-    return P.astype(cfg.dtype)
+    return kc.make_cfg("lstm", objective, tied, bias, [(1, 3)] if merge else [], positional, dtype, d=d,
+                       layers=layers, hidden=hidden, bidirectional=bi)
 
 
 def make_batch(objective, seed=0, B=6, padded=True, min_len=2):
-    """Random rows with lengths min_len..T, garbage beyond the length, several targets per row in shuffled order."""
-    rng = np.random.default_rng(seed)
-    tokens = rng.integers(0, V - 1, (B, T)).astype(np.int32)
-    lengths = (rng.integers(min_len, T + 1, B) if padded else np.full(B, T)).astype(np.int32)
-    lengths[0] = min_len if padded else T  # the shortest row always occurs
-    seq, pos, sym = [], [], []
-    for b in range(B - 1):  # the last row gets no target: it must not matter
-        L = lengths[b]
-        if objective == "causal":
-            ts = range(L - 1)
-        else:
-            ts = rng.choice(L, size=rng.integers(1, L + 1), replace=False)
-        for t in ts:
-            seq.append(b)
-            pos.append(t)
-            sym.append(tokens[b, t + 1] if objective == "causal" else tokens[b, t])
-    if objective == "mlm":
-        tokens[seq, pos] = MASK
-        seq.append(seq[0]), pos.append(pos[0]), sym.append((sym[0] + 1) % (V - 1))  # a duplicated position
-    perm = rng.permutation(len(seq))
-    w = rng.random(len(seq)) + 0.1
-    arr = lambda x: np.asarray(x, np.int32)[perm]
-    return tokens, lengths, arr(seq), arr(pos), arr(sym), (w / w.sum())[perm]
+    """Random rows with lengths min_len..T, the first one min_len (all T unless padded): see kernel_contract."""
+    return kc.make_batch(objective, seed, B, lengths=None if padded else np.full(B, T), min_len=min_len,
+                         shortest_first=padded)
 
 
-def kernel(cfg, P, batch, want_grad=True):
-    in_row, out_row, _, offs, dims, _ = params.layout(cfg)
-    G = np.zeros_like(P)
-    loss, acc = lk.loss_grad(P, G, offs, dims, in_row, out_row, *batch, want_grad)
-    return loss, acc, G
-
-
-def kernel_hidden(cfg, P, batch):
-    in_row, _, _, offs, dims, _ = params.layout(cfg)
-    return lk.hidden(P, offs, dims, in_row, *batch[:4])
+kernel_hidden = kc.hidden
 
 
 # ---------------------------------------------------------------- NumPy reference
@@ -110,39 +68,13 @@ def reference_hidden(cfg, P, tokens, lengths, tgt_seq, tgt_pos):
 
 
 def reference_loss(cfg, P, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w):
-    W = params.views(cfg, P.astype(np.float64))
-    _, out_row, _ = params.sharing_map(cfg)
-    h = reference_hidden(cfg, P, tokens, lengths, tgt_seq, tgt_pos)
-    z = h @ W["emb"][out_row].T
-    if cfg.output_bias:
-        z = z + W["out_bias"][out_row]
-    m = z.max(-1, keepdims=True)
-    lse = (m + np.log(np.exp(z - m).sum(-1, keepdims=True)))[:, 0]
-    n = np.arange(len(tgt_sym))
-    loss = np.sum(tgt_w * (lse - z[n, tgt_sym]))
-    acc = np.sum(tgt_w * (z.argmax(-1) == tgt_sym))
-    return loss, acc
+    H = reference_hidden(cfg, P, tokens, lengths, tgt_seq, tgt_pos)
+    return kc.reference_loss_from_hidden(cfg, P, H, tgt_sym, tgt_w)
 
 
 # ---------------------------------------------------------------- finite differences
 def check_gradient(cfg, P, batch):
-    _, _, G = kernel(cfg, P, batch)
-    fd = np.empty_like(P)
-    h = 1e-5
-    for i in range(P.size):
-        old = P[i]
-        P[i] = old + h
-        lp = kernel(cfg, P, batch, False)[0]
-        P[i] = old - h
-        lm = kernel(cfg, P, batch, False)[0]
-        P[i] = old
-        fd[i] = (lp - lm) / (2 * h)
-    assert np.linalg.norm(fd) > 1e-3  # the check is not vacuous
-    rel = np.linalg.norm(G - fd) / np.linalg.norm(G + fd)
-    assert rel <= 1e-6, rel
-    floor = 1e-2 * np.abs(fd).max()
-    worst = np.max(np.abs(G - fd) / np.maximum(np.abs(fd), floor))
-    assert worst <= 1e-6, worst
+    G = kc.check_gradient(cfg, P, batch)
     # every cell block receives gradient (none is skipped by the backward pass)
     for name, g in params.views(cfg, G).items():
         if name.startswith("layer") or name.startswith("proj"):
@@ -254,105 +186,3 @@ def test_directions_see_the_right_context():
             assert np.array_equal(h_later, h0)
         else:
             assert np.abs(h_later - h0).max() > 1e-6
-
-
-def test_tied_gradient_is_input_plus_output_role():
-    for objective, merge in itertools.product(["mlm", "causal"], [False, True]):
-        tied, untied = make_cfg(objective, True, True, merge), make_cfg(objective, False, True, merge)
-        Pt = make_params(tied, 5)
-        # the untied model holding the same values: both roles' rows copy the tied rows
-        Wt, Pu = params.views(tied, Pt), np.zeros(params.layout(untied)[-1])
-        Wu = params.views(untied, Pu)
-        for name, a in Wt.items():
-            if name == "emb":
-                Wu["emb"][:V], Wu["emb"][V:] = a, a
-            elif name == "out_bias":
-                Wu["out_bias"][V:] = a
-            else:
-                Wu[name][...] = a
-        batch = make_batch(objective, 6)
-        lt, _, Gt = kernel(tied, Pt, batch)
-        lu, _, Gu = kernel(untied, Pu, batch)
-        assert abs(lt - lu) <= 1e-13
-        gt, gu = params.views(tied, Gt), params.views(untied, Gu)
-        np.testing.assert_allclose(gt["emb"], gu["emb"][:V] + gu["emb"][V:], rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(gt["out_bias"], gu["out_bias"][V:], rtol=1e-12, atol=1e-14)
-        assert not np.any(gu["out_bias"][:V]) and np.any(gu["emb"][:V]) and np.any(gu["emb"][V:])
-        for name in gt:
-            if name not in ("emb", "out_bias"):
-                np.testing.assert_allclose(gt[name], gu[name], rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("objective", ["mlm", "causal"])
-def test_padding_and_untargeted_rows_are_ignored(objective):
-    cfg = make_cfg(objective, bias=True)
-    P = make_params(cfg, 7)
-    batch = make_batch(objective, 8)
-    tokens, lengths = batch[0], batch[1]
-    loss, acc, G = kernel(cfg, P, batch)
-    other = np.random.default_rng(9).integers(0, V, tokens.shape).astype(np.int32)
-    pad = np.arange(T)[None, :] >= lengths[:, None]
-    pad[-1] = True  # the last row has no target
-    changed = np.where(pad, other, tokens)
-    assert np.any(changed != tokens)
-    loss2, acc2, G2 = kernel(cfg, P, (changed,) + batch[1:])
-    assert loss2 == loss and acc2 == acc and np.array_equal(G2, G)
-
-
-def test_target_order_does_not_matter():
-    cfg = make_cfg("mlm", bias=True)
-    P = make_params(cfg, 11)
-    batch = make_batch("mlm", 12)
-    perm = np.random.default_rng(0).permutation(len(batch[2]))
-    loss, acc, G = kernel(cfg, P, batch)
-    loss2, acc2, G2 = kernel(cfg, P, batch[:2] + tuple(a[perm] for a in batch[2:]))
-    assert abs(loss - loss2) <= 1e-14 and abs(acc - acc2) <= 1e-14
-    np.testing.assert_allclose(G, G2, rtol=1e-12, atol=1e-15)
-
-
-def test_gradient_adds_into_G_and_no_grad_leaves_it():
-    cfg = make_cfg("mlm", bias=True)
-    P = make_params(cfg, 12)
-    batch = make_batch("mlm", 13)
-    in_row, out_row, _, offs, dims, _ = params.layout(cfg)
-    _, _, G = kernel(cfg, P, batch)
-    G2 = np.ones_like(P)
-    lk.loss_grad(P, G2, offs, dims, in_row, out_row, *batch, True)
-    np.testing.assert_allclose(G2, G + 1.0, rtol=0, atol=1e-15)
-    G3 = np.ones_like(P)
-    lk.loss_grad(P, G3, offs, dims, in_row, out_row, *batch, False)
-    assert np.all(G3 == 1.0)
-
-
-def test_float32_runs_and_agrees():
-    for objective in ("mlm", "causal"):
-        c64, c32 = make_cfg(objective, bias=True), make_cfg(objective, bias=True, dtype="float32")
-        P = make_params(c64, 13)
-        batch = make_batch(objective, 14)
-        l64, a64, G64 = kernel(c64, P, batch)
-        l32, a32, G32 = kernel(c32, P.astype(np.float32), batch)
-        assert G32.dtype == np.float32 and np.all(np.isfinite(G32))
-        assert abs(l32 - l64) <= 1e-5 * abs(l64) and a32 == a64
-        assert np.linalg.norm(G32 - G64) <= 1e-5 * np.linalg.norm(G64)
-
-
-def small_corpus(task):
-    """Six symbols (the last is the mask), 24 sequences of lengths 2..T, identity realization."""
-    rng = np.random.default_rng(0)
-    lens = rng.integers(2, T + 1, 24)
-    seqs = rng.integers(0, V - 1, lens.sum()).astype(np.int32)
-    return Corpus(vocab=[f"s{i}" for i in range(V - 1)] + ["<mask>"], meanings=[f"s{i}" for i in range(V)],
-                  seqs=seqs, offsets=np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
-                  split=np.zeros(24, np.int8), maskable=np.ones(lens.sum(), bool),
-                  real=Realization.identity(V, V), task=task, mask_rate=0.3 if task == "mlm" else 0.0,
-                  specials={"mask": MASK if task == "mlm" else -1, "pad": -1, "labels": []}).validate()
-
-
-@pytest.mark.parametrize("objective", ["mlm", "causal"])
-def test_gradient_on_stream_batch(objective):
-    ex = Stream(small_corpus(objective), batch_size=10, seed=3).next(2).batch(1)
-    batch = (ex.tokens[0], ex.lengths[0], ex.tgt_seq, ex.tgt_pos, ex.tgt_sym, ex.tgt_w)
-    cfg = make_cfg(objective, tied=True, layers=2)
-    P = make_params(cfg, 15)
-    assert abs(kernel(cfg, P, batch, False)[0] - reference_loss(cfg, P, *batch)[0]) <= 1e-12
-    check_gradient(cfg, P, batch)

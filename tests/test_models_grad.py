@@ -9,8 +9,10 @@
   i.e. a relative error of 1e-6 with an absolute floor of 1e-9 for entries
   that are zero up to rounding (the finite-difference noise is ~1e-11 here);
   and the norm-wise ||g - fd|| / ||g + fd|| <= 1e-6.
-* Tying and merging: the gradient of a shared row is the sum of the
-  gradients of the rows it replaces.
+* Merging: the gradient of a shared row is the sum of the gradients of the
+  rows it replaces.
+The contract shared with the other architectures (tying, padding, target order,
+accumulation into G, float32, Stream batches) is in test_kernel_contract.py.
 """
 import itertools
 import math
@@ -18,62 +20,31 @@ import math
 import numpy as np
 import pytest
 
+import kernel_contract as kc
 from generators.corpus import Corpus, Realization
 from generators.examples import Examples, Stream
-from models import bilinear_kernels, lstm_kernels, mixer_kernels, params, transformer_kernels
+from kernel_contract import KERNELS, assert_grad_matches, finite_differences, kernel, make_params
+from models import mixer_kernels, params
 from models.config import ModelConfig
 from models.dispatch_kernels import loss_grad_any
 from models.head_kernels import head_loss_grad
 from models.model import Model
 
-V, T = 6, 5  # symbol V - 1 is the mask
-MASK = V - 1
-KERNELS = {"bilinear": bilinear_kernels, "mixer": mixer_kernels}
+V, T = kc.V, kc.T
+MASK = kc.MASK
 ERF = np.vectorize(math.erf)
 
 
 def make_cfg(arch, objective="mlm", tied=False, bias=False, merge=(), positional=False, layers=1,
              act="gelu", dtype="float64"):
-    kw = {}
-    if arch == "mixer":  # a causal mixer needs token_ff == T; otherwise use a width != T
-        kw = dict(d=4, layers=layers, token_ff=T if objective == "causal" else 3, channel_ff=5, activation=act)
-    return ModelConfig(arch=arch, tied=tied, output_bias=bias, merge_out=list(merge), positional=positional,
-                       dtype=dtype, **kw).fit(V, T, objective)
-
-
-def make_params(cfg, seed=0):
-    """torch init, then every block moved off its special value (LayerNorm 1/0, zero biases)."""
-    P = params.init_params(cfg, seed).astype(np.float64)
-    P += 0.3 * np.random.default_rng(seed + 100).standard_normal(P.size)
-    return P.astype(cfg.dtype)
+    kw = dict(layers=layers, activation=act) if arch == "mixer" else {}  # the others (dispatch): default sizes
+    small = arch in ("bilinear", "mixer")
+    return kc.make_cfg(arch, objective, tied, bias, merge, positional, dtype, small=small, **kw)
 
 
 def make_batch(objective, seed=0, B=6):
-    """Random rows of lengths 1..T with garbage beyond the length; several targets per row, shuffled."""
-    rng = np.random.default_rng(seed)
-    tokens = rng.integers(0, V - 1, (B, T)).astype(np.int32)
-    lengths = np.array([T, 1, 3, 2, T, 4][:B], np.int32)
-    seq, pos, sym = [], [], []
-    for b in range(B - 1):  # the last row has no target
-        L = lengths[b]
-        ts = range(L - 1) if objective == "causal" else rng.choice(L, size=rng.integers(1, L + 1), replace=False)
-        for t in ts:
-            seq.append(b)
-            pos.append(t)
-            sym.append(tokens[b, t + 1] if objective == "causal" else tokens[b, t])
-    if objective == "mlm":
-        tokens[seq, pos] = MASK
-    perm = rng.permutation(len(seq))
-    w = rng.random(len(seq)) + 0.1
-    arr = lambda x: np.asarray(x, np.int32)[perm]
-    return tokens, lengths, arr(seq), arr(pos), arr(sym), (w / w.sum())[perm]
-
-
-def kernel(cfg, P, batch, want_grad=True):
-    in_row, out_row, _, offs, dims, _ = params.layout(cfg)
-    G = np.zeros_like(P)
-    loss, acc = KERNELS[cfg.arch].loss_grad(P, G, offs, dims, in_row, out_row, *batch, want_grad)
-    return loss, acc, G
+    """Rows of lengths T, 1, 3, 2, T, 4: see kernel_contract.make_batch."""
+    return kc.make_batch(objective, seed, B, lengths=[T, 1, 3, 2, T, 4][:B], duplicate=False)
 
 
 # ------------------------------------------------------------------ NumPy reference
@@ -112,29 +83,7 @@ def reference_hidden(cfg, P, tokens, lengths, tgt_seq, tgt_pos):
 
 def reference_loss(cfg, P, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w):
     H = reference_hidden(cfg, P, tokens, lengths, tgt_seq, tgt_pos)
-    w = params.views(cfg, P.astype(np.float64))
-    _, out_row, _ = params.sharing_map(cfg)
-    z = H @ w["emb"][out_row].T + (w["out_bias"][out_row] if cfg.output_bias else 0.0)
-    zmax = z.max(1, keepdims=True)
-    lse = (zmax + np.log(np.exp(z - zmax).sum(1, keepdims=True)))[:, 0]
-    n = np.arange(len(tgt_sym))
-    return float(np.sum(tgt_w * (lse - z[n, tgt_sym]))), float(np.sum(tgt_w * (z.argmax(1) == tgt_sym)))
-
-
-def finite_differences(cfg, P, batch, h=1e-5):
-    fd = np.empty_like(P)
-    for i in range(P.size):
-        Pp, Pm = P.copy(), P.copy()
-        Pp[i] += h
-        Pm[i] -= h
-        fd[i] = (kernel(cfg, Pp, batch, False)[0] - kernel(cfg, Pm, batch, False)[0]) / (2 * h)
-    return fd
-
-
-def assert_grad_matches(g, fd):
-    bad = np.abs(g - fd) > 1e-6 * np.maximum(np.maximum(np.abs(g), np.abs(fd)), 1e-3)
-    assert not bad.any(), f"entries {np.flatnonzero(bad)[:10]}: g {g[bad][:5]} fd {fd[bad][:5]}"
-    assert np.linalg.norm(g - fd) <= 1e-6 * np.linalg.norm(g + fd)
+    return kc.reference_loss_from_hidden(cfg, P, H, tgt_sym, tgt_w)
 
 
 # ------------------------------------------------------------------------- head
@@ -299,43 +248,7 @@ def test_mixer_batch_larger_than_one_chunk(objective):
         assert G @ v == pytest.approx(fd, rel=1e-7)
 
 
-# ------------------------------------------------------------------ tying, merging
-def untied_twin(cfg_tied, P_tied):
-    """The untied model whose input and output rows both hold the tied model's values."""
-    cfg = ModelConfig(**{**cfg_tied.to_dict(), "tied": False})
-    P = np.empty(params.layout(cfg)[-1])
-    wt, wu = params.views(cfg_tied, P_tied), params.views(cfg, P)
-    for name in wu:
-        if name == "emb":
-            wu[name][:V], wu[name][V:] = wt[name], wt[name]
-        elif name == "out_bias":
-            wu[name][:V], wu[name][V:] = 0.0, wt[name]
-        else:
-            wu[name][:] = wt[name]
-    return cfg, P
-
-
-@pytest.mark.parametrize("arch", ["bilinear", "mixer"])
-@pytest.mark.parametrize("objective", ["mlm", "causal"])
-@pytest.mark.parametrize("bias", [False, True])
-def test_tied_gradient_is_input_plus_output_role(arch, objective, bias):
-    cfg_t = make_cfg(arch, objective, tied=True, bias=bias, positional=True)
-    P_t = make_params(cfg_t, seed=11)
-    cfg_u, P_u = untied_twin(cfg_t, P_t)
-    batch = make_batch(objective, seed=12)
-    loss_t, acc_t, G_t = kernel(cfg_t, P_t, batch)
-    loss_u, acc_u, G_u = kernel(cfg_u, P_u, batch)
-    assert loss_t == pytest.approx(loss_u, rel=1e-14) and acc_t == acc_u
-    wt, wu = params.views(cfg_t, G_t), params.views(cfg_u, G_u)
-    np.testing.assert_allclose(wt["emb"], wu["emb"][:V] + wu["emb"][V:], rtol=1e-13, atol=1e-15)
-    assert np.abs(wu["emb"][:V]).max() > 1e-3 and np.abs(wu["emb"][V:]).max() > 1e-3  # both roles contribute
-    for name in wt:
-        if name == "out_bias":
-            np.testing.assert_allclose(wt[name], wu[name][V:], rtol=1e-13, atol=1e-15)
-        elif name != "emb":
-            np.testing.assert_allclose(wt[name], wu[name], rtol=1e-13, atol=1e-15)
-
-
+# ------------------------------------------------------------------------ merging
 @pytest.mark.parametrize("arch", ["bilinear", "mixer"])
 @pytest.mark.parametrize("tied", [False, True])
 def test_merged_output_rows_sum_their_gradients(arch, tied):
@@ -363,26 +276,7 @@ def test_merged_output_rows_sum_their_gradients(arch, tied):
     np.testing.assert_allclose(gm[mask], gp[mask], rtol=1e-13, atol=1e-15)
 
 
-# ------------------------------------------------------------- padding, causality
-@pytest.mark.parametrize("arch", ["bilinear", "mixer"])
-@pytest.mark.parametrize("objective", ["mlm", "causal"])
-def test_padding_changes_nothing(arch, objective):
-    cfg = make_cfg(arch, objective, positional=True, layers=2)
-    P = make_params(cfg, seed=15)
-    tokens, *rest = make_batch(objective, seed=16)
-    other = tokens.copy()
-    lengths = rest[0]
-    for b in range(len(lengths)):
-        other[b, lengths[b]:] = (tokens[b, lengths[b]:] + 1) % V
-    assert (other != tokens).any()
-    a, b = kernel(cfg, P, (tokens, *rest)), kernel(cfg, P, (other, *rest))
-    assert a[0] == b[0] and a[1] == b[1] and a[2].tobytes() == b[2].tobytes()
-    # cut every row to length 3: positional rows 3.. must get exactly zero gradient
-    lengths, seq, pos, sym, w = rest
-    keep = pos < 3
-    G = kernel(cfg, P, (tokens, np.minimum(lengths, 3), seq[keep], pos[keep], sym[keep], w[keep]))[2]
-    assert not params.views(cfg, G)["pos"][3:].any() and params.views(cfg, G)["pos"][:3].any()
-
+# -------------------------------------------------------------------- causality
 @pytest.mark.parametrize("arch", ["bilinear", "mixer"])
 def test_causal_does_not_look_ahead(arch):
     def hidden(cfg, tokens):
@@ -403,23 +297,8 @@ def test_causal_does_not_look_ahead(arch):
             assert diff[[0, 1, 2, 4]].all()
 
 
-# --------------------------------------------------------------- float32, dispatch
-@pytest.mark.parametrize("arch", ["bilinear", "mixer"])
-@pytest.mark.parametrize("objective", ["mlm", "causal"])
-def test_float32_runs_and_agrees(arch, objective):
-    cfg32 = make_cfg(arch, objective, tied=True, bias=True, positional=True, dtype="float32")
-    cfg64 = make_cfg(arch, objective, tied=True, bias=True, positional=True)
-    P32 = make_params(cfg32, seed=18)
-    batch = make_batch(objective, seed=19)
-    l32, a32, G32 = kernel(cfg32, P32, batch)
-    l64, a64, G64 = kernel(cfg64, P32.astype(np.float64), batch)
-    assert G32.dtype == np.float32
-    assert l32 == pytest.approx(l64, rel=1e-5) and a32 == a64
-    assert np.linalg.norm(G32 - G64) <= 1e-4 * np.linalg.norm(G64)
-
-
+# --------------------------------------------------------------------- dispatch
 def test_dispatch_matches_the_arch_kernels():
-    kernels = {**KERNELS, "transformer": transformer_kernels, "lstm": lstm_kernels}
     for arch, code in params.ARCH_CODE.items():
         cfg = make_cfg(arch, "mlm", bias=True, positional=True)
         P = make_params(cfg, seed=20)
@@ -427,7 +306,7 @@ def test_dispatch_matches_the_arch_kernels():
         in_row, out_row, _, offs, dims, _ = params.layout(cfg)
         G, G_ref = np.zeros_like(P), np.zeros_like(P)
         loss, acc = loss_grad_any(code, P, G, offs, dims, in_row, out_row, *batch, True)
-        ref = kernels[arch].loss_grad(P, G_ref, offs, dims, in_row, out_row, *batch, True)
+        ref = KERNELS[arch].loss_grad(P, G_ref, offs, dims, in_row, out_row, *batch, True)
         assert (loss, acc) == ref and G.tobytes() == G_ref.tobytes() and np.isfinite(loss)
     loss, acc = loss_grad_any(7, P, G, offs, dims, in_row, out_row, *batch, True)  # no such architecture
     assert math.isnan(loss) and math.isnan(acc)
