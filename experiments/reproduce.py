@@ -264,24 +264,29 @@ def xor_claims(groups: dict, quick: bool) -> list:
     return claims
 
 
-def xor_accuracy_claims(groups: dict) -> list:
-    claims = []
+def xor_cells(groups: dict):
+    """(setting, arch, tied group, untied group) for every XOR cell that has both."""
     archs = sorted({arch for _, arch, _ in groups})
     for ci, setting in enumerate(SETTINGS):
         for arch in archs:
             tied, untied = groups.get((ci, arch, True)), groups.get((ci, arch, False))
-            if not (tied and untied):
-                continue
-            bayes = exact_truth(untied.corpus, "validation").accuracy()
-            acc_u = np.array([r.val_acc[-1] for r in untied.runs])
-            acc_t = np.array([r.val_acc[-1] for r in tied.runs])
-            claims.append(Claim("xor", f"{setting} {arch} untied: validation accuracy reaches Bayes",
-                                f"acc >= Bayes {bayes:.3f} - 0.02", list(acc_u), bool(np.all(acc_u >= bayes - 0.02))))
-            if setting != "YDH":
-                n = min(len(acc_u), len(acc_t))
-                claims.append(Claim("xor", f"{setting} {arch}: tied falls short of untied in accuracy",
-                                    "acc_untied - acc_tied > 0", list(acc_u[:n] - acc_t[:n]),
-                                    bool(np.mean(acc_u[:n] - acc_t[:n]) > 0)))
+            if tied and untied:
+                yield setting, arch, tied, untied
+
+
+def xor_accuracy_claims(groups: dict) -> list:
+    claims = []
+    for setting, arch, tied, untied in xor_cells(groups):
+        bayes = exact_truth(untied.corpus, "validation").accuracy()
+        acc_u = np.array([r.val_acc[-1] for r in untied.runs])
+        acc_t = np.array([r.val_acc[-1] for r in tied.runs])
+        claims.append(Claim("xor", f"{setting} {arch} untied: validation accuracy reaches Bayes",
+                            f"acc >= Bayes {bayes:.3f} - 0.02", list(acc_u), bool(np.all(acc_u >= bayes - 0.02))))
+        if setting != "YDH":
+            n = min(len(acc_u), len(acc_t))
+            claims.append(Claim("xor", f"{setting} {arch}: tied falls short of untied in accuracy",
+                                "acc_untied - acc_tied > 0", list(acc_u[:n] - acc_t[:n]),
+                                bool(np.mean(acc_u[:n] - acc_t[:n]) > 0)))
     return claims
 
 
@@ -353,41 +358,36 @@ def xor_figures(groups: dict, figdir: Path, force: bool) -> list:
     from figures.maps import plot_maps
 
     written = []
-    archs = sorted({arch for _, arch, _ in groups})
-    for ci, setting in enumerate(SETTINGS):
-        for arch in archs:
-            tied, untied = groups.get((ci, arch, True)), groups.get((ci, arch, False))
-            if not (tied and untied):
-                continue
-            c = untied.corpus
-            live = occurring(c)
-            pairs = [(a, b) for a in range(4) for b in range(a + 1, 4) if a in live and b in live]
-            truth = {(r["a"], r["b"]): r for r in c.relations}
-            relation = {}
-            for p in pairs:
-                r = truth.get(p, {})
-                relation[_label(c, p)] = ("DH holds" if r.get("se") and r.get("ce") else
-                                          "DH broken" if r.get("se") else "other")
-            panels = {}
-            for t in TABLES:
-                g = tied if t == "tied" else untied
-                cur = table_curves(g, pairs, t)
-                panels[t] = {_label(c, p): cur[:, :, i] for i, p in enumerate(pairs)}
-            steps = untied.runs[0].emb_steps
-            base = figdir / f"xor-{setting}-{arch}"
-            plot_distances(steps, panels, relation, out=f"{base}-distances", force=force,
-                           title=f"XOR, {setting} setting, {arch}")
-            acc = {"tied": np.stack([r.val_acc for r in tied.runs]),
-                   "untied": np.stack([r.val_acc for r in untied.runs])}
-            bayes = exact_truth(c, "validation").accuracy()
-            plot_accuracy(untied.runs[0].val_steps, acc, bayes, out=f"{base}-accuracy", force=force,
-                          title=f"XOR, {setting} setting, {arch}")
-            r0 = untied.runs[0]
-            meaning = [c.meanings[int(np.flatnonzero(c.real.variants == s)[0] // c.real.variants.shape[1])]
-                       for s in range(c.vocab_size)]
-            plot_maps(r0.E_in[-1], r0.E_out[-1], meaning, c.vocab, out=f"{base}-maps", force=force,
-                      title=f"XOR {setting}, {arch}, untied (seed {r0.train_cfg.seed})")
-            written += [f"{base.name}-{k}" for k in ("distances", "accuracy", "maps")]
+    for setting, arch, tied, untied in xor_cells(groups):
+        c = untied.corpus
+        live = occurring(c)
+        pairs = [(a, b) for a in range(4) for b in range(a + 1, 4) if a in live and b in live]
+        truth = {(r["a"], r["b"]): r for r in c.relations}
+        relation = {}
+        for p in pairs:
+            r = truth.get(p, {})
+            relation[_label(c, p)] = ("DH holds" if r.get("se") and r.get("ce") else
+                                      "DH broken" if r.get("se") else "other")
+        panels = {}
+        for t in TABLES:
+            g = tied if t == "tied" else untied
+            cur = table_curves(g, pairs, t)
+            panels[t] = {_label(c, p): cur[:, :, i] for i, p in enumerate(pairs)}
+        steps = untied.runs[0].emb_steps
+        base = figdir / f"xor-{setting}-{arch}"
+        plot_distances(steps, panels, relation, out=f"{base}-distances", force=force,
+                       title=f"XOR, {setting} setting, {arch}")
+        acc = {"tied": np.stack([r.val_acc for r in tied.runs]),
+               "untied": np.stack([r.val_acc for r in untied.runs])}
+        bayes = exact_truth(c, "validation").accuracy()
+        plot_accuracy(untied.runs[0].val_steps, acc, bayes, out=f"{base}-accuracy", force=force,
+                      title=f"XOR, {setting} setting, {arch}")
+        r0 = untied.runs[0]
+        meaning = [c.meanings[int(np.flatnonzero(c.real.variants == s)[0] // c.real.variants.shape[1])]
+                   for s in range(c.vocab_size)]
+        plot_maps(r0.E_in[-1], r0.E_out[-1], meaning, c.vocab, out=f"{base}-maps", force=force,
+                  title=f"XOR {setting}, {arch}, untied (seed {r0.train_cfg.seed})")
+        written += [f"{base.name}-{k}" for k in ("distances", "accuracy", "maps")]
     return written
 
 
