@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `tying inspect X | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
+    except OSError as e:  # a path we could not read or write: the user's to fix, not a bug of ours
+        print(f"tying {args.command}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"tying {args.command}: interrupted", file=sys.stderr)
         return 130

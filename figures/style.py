@@ -116,11 +116,14 @@ def save(fig: Figure, path_without_ext: str | os.PathLike, force: bool = False) 
         raise InputError(f"give the figure path without an extension, got {base}")
     targets = [atomic.check_target(base.with_name(base.name + ext), force) for ext in (".png", ".pdf")]
     metadata = {".png": {"Software": None}, ".pdf": {"CreationDate": None, "Producer": None}}
-    with context():
+    blobs = []
+    with context():  # render both before writing either, so a failed render leaves no half pair
         for target in targets:
             buf = io.BytesIO()
             fig.savefig(buf, format=target.suffix[1:], metadata=metadata[target.suffix])
-            atomic.write_bytes(target, buf.getvalue())
+            blobs.append(buf.getvalue())
+    for target, blob in zip(targets, blobs):
+        atomic.write_bytes(target, blob)
     return targets[0], targets[1]
 
 

@@ -20,19 +20,26 @@ def _umask() -> int:
     return mask
 
 
-def check_target(path: str | os.PathLike, force: bool) -> Path:
-    """Refuse to overwrite an existing path unless ``force``."""
+def check_target(path: str | os.PathLike, force: bool, folder: bool = False) -> Path:
+    """Refuse an output path that exists (unless ``force``), has the wrong kind, or cannot be written."""
     path = Path(path)
-    if path.exists() and not force:
-        raise InputError(f"output path exists: {path} (use --force to overwrite)")
-    if path.parent != Path("") and not path.parent.exists():
-        raise InputError(f"output folder does not exist: {path.parent}")
+    if path.exists():
+        if not force:
+            raise InputError(f"output path exists: {path} (use --force to overwrite)")
+        if path.is_dir() != folder:
+            raise InputError(f"output path {path} is a {'folder' if path.is_dir() else 'file'}; "
+                             f"expected a {'folder' if folder else 'file'}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"output folder is not writable: {parent}")
     return path
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -120,12 +120,6 @@ class Corpus:
         except ValueError:
             raise InputError(f"symbol {name!r} is not in the corpus vocabulary") from None
 
-    def meaning_id(self, name: str) -> int:
-        try:
-            return self.meanings.index(name)
-        except ValueError:
-            raise InputError(f"symbol {name!r} is not in the corpus") from None
-
     # ------------------------------------------------------------ consistency
     def validate(self) -> "Corpus":
         """Check internal consistency; raise InputError naming the first problem."""
@@ -140,8 +134,18 @@ class Corpus:
             raise InputError("corpus sequences refer to unknown meanings")
         if r.variants.shape[0] != M or r.weights.shape[0] != M or r.weights.shape[2] != r.variants.shape[1]:
             raise InputError("realization tables do not match the meanings")
-        if r.variants.max() >= V:
+        if r.variants.size == 0 or r.variants.max() >= V:
             raise InputError("realization refers to unknown surface symbols")
+        C = r.weights.shape[1]
+        if len(r.class_of) != M or (M and (r.class_of.min() < 0 or r.class_of.max() >= C)) \
+                or not 0 <= r.start_class < C:
+            raise InputError("realization classes are outside the weights table")
+        if len(r.copy_src) != M or np.any((r.copy_src < -1) | (r.copy_src >= M)):
+            raise InputError("realization copies refer to unknown meanings")
+        if len(r.copy_map) != V or np.any((r.copy_map < -1) | (r.copy_map >= V)):
+            raise InputError("realization copy map refers to unknown surface symbols")
+        if len(self.split) and (self.split.min() < 0 or self.split.max() >= len(SPLITS)):
+            raise InputError("corpus split codes must be 0 (train), 1 (validation) or 2 (test)")
         w = np.where(r.variants[:, None, :] >= 0, r.weights, 0.0)
         if not np.all(np.isfinite(r.weights)) or np.any(r.weights < 0):
             raise InputError("realization weights must be finite and non-negative")
@@ -216,9 +220,18 @@ class Corpus:
         stored = data.pop("sha256").tobytes().decode("ascii", "replace")
         if _checksum(data, meta) != stored:
             raise InputError(f"corpus file {path} fails its sha256 checksum")
-        m = json.loads(meta)
-        if m.get("format") != FORMAT_VERSION:
-            raise InputError(f"corpus file {path} has unsupported format {m.get('format')!r}")
+        try:
+            m = json.loads(meta)
+            if m.get("format") != FORMAT_VERSION:
+                raise InputError(f"corpus file {path} has unsupported format {m.get('format')!r}")
+            return cls._from(m, data)
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, InputError):
+                raise
+            raise InputError(f"corpus file {path} has malformed metadata ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _from(cls, m: dict, data: dict) -> "Corpus":
         real = Realization(
             variants=data["variants"], weights=data["weights"], class_of=data["class_of"],
             start_class=m["start_class"], copy_src=data["copy_src"], copy_map=data["copy_map"],

@@ -2,7 +2,7 @@
 
 numba invalidates a cached kernel when the file that *defines* it changes, but
 not when a kernel it calls (and compiles into itself) lives in another file
-that changed: after an edit to ``transformer_kernels.py`` the training loop
+that changed, nor when a constant it compiled in (``models/params.py``) did: after an edit to ``transformer_kernels.py`` the training loop
 would keep running the old machine code.  Every kernel module therefore ends
 with ``kernel_cache.stamp(globals())``, which folds the (mtime, size) of every
 ``*_kernels.py`` file of the project into the cache stamp of its kernels, so
@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("generators", "models")
+# plain modules whose constants the kernels compile in (the parameter layout's block and dims indices)
+EXTRA = ("models/params.py",)
 
 
 @functools.lru_cache(maxsize=None)
@@ -29,6 +31,8 @@ def stamp(namespace: dict, folders=None) -> None:
 
     ``folders`` whose kernel files count (default: this project's packages)."""
     deps = _sources(tuple(str(f) for f in folders) if folders else tuple(str(ROOT / p) for p in PACKAGES))
+    if not folders:
+        deps += tuple((name, (ROOT / name).stat().st_mtime, (ROOT / name).stat().st_size) for name in EXTRA)
     for obj in list(namespace.values()):
         cache = getattr(obj, "_cache", None)
         if getattr(obj, "__module__", None) != namespace.get("__name__"):

@@ -90,4 +90,24 @@ def embed_backward(G, offs, dims, in_row, tokens, length, dX):
                 G[offs[2] + t * d + k] += dX[t, k]
 
 
+@njit(cache=True)
+def group_targets(B, tgt_seq):
+    """Targets grouped by sequence: the targets of row b are order[start[b]:start[b+1]], in input order."""
+    N = tgt_seq.shape[0]
+    start = np.zeros(B + 1, np.int64)
+    for n in range(N):
+        if not 0 <= tgt_seq[n] < B:
+            raise ValueError("target refers to a row outside the batch")
+        start[tgt_seq[n] + 1] += 1
+    for b in range(B):
+        start[b + 1] += start[b]
+    fill = start[:B].copy()
+    order = np.empty(N, np.int64)
+    for n in range(N):
+        b = tgt_seq[n]
+        order[fill[b]] = n
+        fill[b] += 1
+    return start, order
+
+
 kernel_cache.stamp(globals())

@@ -27,9 +27,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .head_kernels import embed, embed_backward, head_loss_grad
+from .head_kernels import embed, embed_backward, group_targets, head_loss_grad
 from .params import D_D, D_DIRS, D_HIDDEN, D_LAYERS, N_COMMON
-from .transformer_kernels import group_targets
 from generators import kernel_cache
 
 W_IH, W_HH, B_IH, B_HH = range(4)

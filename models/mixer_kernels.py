@@ -26,7 +26,7 @@ target rows, the only ones the head reads.
 import numpy as np
 from numba import njit
 
-from .head_kernels import embed, embed_backward, head_loss_grad
+from .head_kernels import embed, embed_backward, group_targets, head_loss_grad
 from .layers_kernels import act, act_grad, layernorm_bwd, layernorm_fwd
 from .params import D_ACT, D_CAUSAL, D_CFF, D_D, D_FF, D_LAYERS, D_T, MIXER_LAYER, N_COMMON
 from generators import kernel_cache
@@ -195,22 +195,6 @@ def buffers(nb, dims):
 
 
 @njit(cache=True)
-def group_targets(B, tgt_seq):
-    """(order, start): the targets of row b are order[start[b]:start[b + 1]] (a stable counting sort)."""
-    start = np.zeros(B + 1, np.int64)
-    for j in range(tgt_seq.shape[0]):
-        start[tgt_seq[j] + 1] += 1
-    for b in range(B):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    order = np.empty(tgt_seq.shape[0], np.int64)
-    for j in range(tgt_seq.shape[0]):
-        order[fill[tgt_seq[j]]] = j
-        fill[tgt_seq[j]] += 1
-    return order, start
-
-
-@njit(cache=True)
 def row_masks(lengths, T, seq, pos):
     """(real, tgt): which rows b*T + t are inside their sequence, and which hold a target."""
     real = np.zeros(lengths.shape[0] * T, np.bool_)
@@ -260,7 +244,7 @@ def backward(P, G, offs, dims, in_row, tokens, lengths, real, tgt, cache, work, 
 def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
     """h (N, d) at each target."""
     B, T = tokens.shape[0], dims[D_T]
-    order, start = group_targets(B, tgt_seq)
+    start, order = group_targets(B, tgt_seq)
     nb = chunk_rows(B, dims)
     cache, _ = buffers(nb, dims)
     Hs = np.empty((tgt_seq.shape[0], dims[D_D]))
@@ -279,7 +263,7 @@ def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
 def loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w, want_grad):
     """The batch in chunks of rows (each chunk: forward, head on its targets, backward)."""
     B, T, d = tokens.shape[0], dims[D_T], dims[D_D]
-    order, start = group_targets(B, tgt_seq)
+    start, order = group_targets(B, tgt_seq)
     nb = chunk_rows(B, dims)
     cache, work = buffers(nb, dims)
     loss, acc = 0.0, 0.0

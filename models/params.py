@@ -102,7 +102,7 @@ def layout(cfg: ModelConfig):
     dims = np.zeros(N_DIMS, np.int64)
     dims[[D_V, D_D, D_T, D_LAYERS, D_R]] = cfg.vocab_size, cfg.d, cfg.seq_len, cfg.layers, R
     dims[D_HEADS] = cfg.heads or 0
-    dims[D_FF] = cfg.ff or cfg.token_ff or 0
+    dims[D_FF] = (cfg.token_ff if cfg.arch == "mixer" else cfg.ff) or 0
     dims[D_CFF] = cfg.channel_ff or 0
     dims[D_ACT] = ACT_CODE.get(cfg.activation, 0)
     dims[D_CAUSAL] = cfg.objective == "causal"

@@ -85,7 +85,7 @@ class Run:
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | Path, force: bool = False) -> Path:
-        path = atomic.check_target(path, force)
+        path = atomic.check_target(path, force, folder=True)
         with atomic.directory(path, force) as tmp:
             (tmp / "config.json").write_text(json.dumps(self.config(), indent=2) + "\n")
             (tmp / "metrics.csv").write_text(self.metrics_csv())

@@ -127,7 +127,7 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     "diverged", Ctrl-C with status "interrupted"; either way the Run holds what was recorded.
     """
     if out_dir is not None:
-        atomic.check_target(out_dir, force)
+        atomic.check_target(out_dir, force, folder=True)
     tc = train_cfg
     if len(corpus.split_ids("train")) == 0:
         raise InputError("the train split of the corpus is empty")

@@ -37,7 +37,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .head_kernels import embed, embed_backward, head_loss_grad
+from .head_kernels import embed, embed_backward, group_targets, head_loss_grad
 from .layers_kernels import act, act_grad, layernorm_bwd, layernorm_fwd
 from .params import D_ACT, D_CAUSAL, D_D, D_FF, D_HEADS, D_LAYERS, N_COMMON, TRANSFORMER_LAYER
 from generators import kernel_cache
@@ -217,26 +217,6 @@ def layer_bwd(P, W, G, offs, dims, l, X, npos, qx, k0, kn, nq, Q, U, A, XB, O, Y
         for o in range(d):
             axpy(gWin[o], dq[o], X[t])
             axpy(dX[t], dq[o], Win[o])
-
-
-@njit(cache=True)
-def group_targets(B, tgt_seq):
-    """Targets grouped by sequence: the targets of row b are order[start[b]:start[b+1]], in input order."""
-    N = tgt_seq.shape[0]
-    start = np.zeros(B + 1, np.int64)
-    for n in range(N):
-        if not 0 <= tgt_seq[n] < B:
-            raise ValueError("target refers to a row outside the batch")
-        start[tgt_seq[n] + 1] += 1
-    for b in range(B):
-        start[b + 1] += start[b]
-    fill = start[:B].copy()
-    order = np.empty(N, np.int64)
-    for n in range(N):
-        b = tgt_seq[n]
-        order[fill[b]] = n
-        fill[b] += 1
-    return start, order
 
 
 @njit(cache=True)

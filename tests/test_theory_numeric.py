@@ -73,6 +73,7 @@ def test_p1_numeric():
     assert res.status == PASS, res.failures()
     assert res.negative_control["status"] == PASS
     assert res.numbers["max_rel_err_fd"] <= 1e-6
+    assert res.numbers["checked"] == {arch: 16 for arch in ("bilinear", "mixer", "transformer", "lstm")}
 
 
 def test_p1_finite_differences_catch_a_wrong_gradient(dh):
@@ -91,8 +92,11 @@ def test_p1_finite_differences_catch_a_wrong_gradient(dh):
 def test_p2_step_bound_ce_pair_holds_and_non_ce_pair_breaks_it(dh):
     out = p2_contraction._descent(dh, "bilinear", False, {"ce": (2, 3), "non_ce": (0, 1)}, 300, 0.5, 0.01, seed=1)
     assert out["ce"]["excess"] <= p2_contraction.STEP_TOL
-    assert out["ce"]["end"] < 0.5 * out["ce"]["start"]
     assert out["non_ce"]["excess"] > 1e-4
+    # weight decay alone would leave (1 - 0.005)^300 of the start: the CE pair ends below it, the non-CE pair above
+    decay = (1 - 0.5 * 0.01) ** 300
+    assert out["ce"]["end"] <= decay * out["ce"]["start"]
+    assert out["non_ce"]["end"] > 1.5 * decay * out["non_ce"]["start"]
 
 
 def test_p2_swap_and_equal_rows(dh):
@@ -111,6 +115,23 @@ def test_p3_numeric():
     # the data bound uses log 9 and the model's |h|: never more than log 9 / min |h|, and the paper's form is smaller
     assert n["skewed no bias: paper_bound"] <= n["skewed no bias: bound"]
     assert n["skewed no bias: distance"] >= 0.9 * n["skewed no bias: bound"]
+    # the control's merged biased model: rows exactly equal; merging the rows leaves h, so its no-bias bound, unchanged
+    assert n["skewed merged bias: distance"] == 0.0
+    assert math.isclose(n["skewed merged bias: bound_no_bias"], n["skewed no bias: bound_no_bias"], rel_tol=1e-12)
+    assert n["skewed merged bias: bound_no_bias"] >= n["skewed no bias: paper_bound"] > 0
+
+
+def test_p3_merged_model_fits_with_equal_rows():
+    # o_a := o_b with b_a - b_b = log(1/9) on a no-bias model: equal rows, and the loss changes by the
+    # rows' fit alone (checked against the head recomputed from h)
+    s = lab.parity(3)
+    m, _ = lab.fitted(3, "mixer", steps=300, corpus="dh")
+    loss, db, u = p3_separation._merge_rows(m, s, 0, 1, math.log(1 / 9))
+    assert u.cfg.output_bias and db == math.log(1 / 9)
+    E = u.E_out()
+    assert np.array_equal(E[0], E[1]) and math.isclose(u.b_out()[0] - u.b_out()[1], db, rel_tol=1e-12)
+    assert math.isclose(loss, lab.fit_loss(u, s.pop), rel_tol=1e-12)
+    assert not np.array_equal(m.E_out()[0], m.E_out()[1])  # the trained model itself is left as it was
 
 
 def test_p3_best_bias_ratio_closed_form():

@@ -144,7 +144,7 @@ def _merge_pair(text: str, corpus: Corpus) -> tuple[int, int]:
 def run(args) -> int:
     from models.train import train
 
-    out = atomic.check_target(args.output, args.force)
+    out = atomic.check_target(args.output, args.force, folder=True)
     corpus = Corpus.load(args.corpus)
     model_cfg, train_cfg = settings(args, corpus)
     t0 = time.perf_counter()
