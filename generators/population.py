@@ -4,10 +4,11 @@ The population is every (realized, masked) context with every target and the
 probability of that pair: each sequence of the split is equally likely, times
 the probability of its realization, times the probability of the mask
 position (uniform over the maskable positions; MLM with mask_rate 0).  For the
-causal task every position t predicts t + 1, and a sequence's targets share
-its probability equally (the loss is the mean over a sequence's targets,
-averaged over sequences).  Sequences with no target (nothing maskable, or
-shorter than 2 for causal) are left out of the average.
+causal task every position t predicts t + 1, and every target of the split
+weighs the same (the loss is the mean over all targets, as in a sampled batch
+that holds the whole split), so a long sequence counts in proportion to its
+targets.  Sequences with no target (nothing maskable, or shorter than 2 for
+causal) are left out.
 
 The result is an ``Examples`` with S == 1 whose ``tgt_w`` sum to 1, so
 sum_j tgt_w[j] * CE_j is the exact expected loss.
@@ -83,7 +84,10 @@ def enumerate_population(corpus: Corpus, split: str | None = "train", max_rows: 
     if not np.any(tgts > 0):
         raise InputError(f"the {split or 'all'} split of the corpus has no targets")
     seq_p = np.zeros(corpus.n_sequences)
-    seq_p[ids[tgts > 0]] = 1.0 / np.count_nonzero(tgts > 0)
+    if corpus.task == "causal":  # per target: a sequence's share grows with its number of targets
+        seq_p[ids[tgts > 0]] = 1.0 / tgts.sum()
+    else:  # one masked position per sequence
+        seq_p[ids[tgts > 0]] = 1.0 / np.count_nonzero(tgts > 0)
     rows, n_tgts = population_size(corpus, ids)
     r, T = corpus.real, corpus.max_len
     tokens, lengths, tgt_seq, tgt_pos, tgt_sym, tgt_w = enumerate_contexts(

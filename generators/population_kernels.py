@@ -141,7 +141,7 @@ def enumerate_contexts(seqs, offsets, maskable, ids, seq_p, variants, weights, c
                     tgt_seq[N] = R
                     tgt_pos[N] = t
                     tgt_sym[N] = surf[t + 1]
-                    tgt_w[N] = seq_p[i] * p / (L - 1)
+                    tgt_w[N] = seq_p[i] * p  # seq_p is 1 / (all targets of the split) here
                     N += 1
                 R += 1
                 if not advance(digits, order, nf, pv_n):

@@ -226,7 +226,10 @@ def estimate(corpus: Corpus, split: str | None = None, k: int = 2, seed: int = 0
     s = seq_of[where]
     inside = (idx >= corpus.offsets[s][:, None]) & (idx < corpus.offsets[s + 1][:, None])
     idx = np.clip(idx, 0, max(len(corpus.seqs) - 1, 0))
-    w = 1.0 / (len(keep) * n_tgt[s] * draws)
+    if corpus.task == "mlm" and corpus.mask_rate == 0:  # one masked position per sequence
+        w = 1.0 / (len(keep) * n_tgt[s] * draws)
+    else:  # every target weighs the same, as in a sampled batch
+        w = np.full(len(where), 1.0 / (len(where) * draws))
     keys, syms = [], []
     for d in range(draws):
         surf = corpus.realize(seed + d)

@@ -53,11 +53,14 @@ def brute_force(corpus, ids):
         return [t for t in range(L) if corpus.maskable[corpus.offsets[i] + t]]
 
     eligible = [i for i in ids if targets(i)]
+    n_targets = sum(len(targets(i)) for i in eligible)
     out = defaultdict(float)
     for i in eligible:
         seq, ts = corpus.sequence(i), targets(i)
+        # causal: every target of the split weighs the same; MLM: one uniform masked position per sequence
+        share = 1 / n_targets if causal else 1 / len(eligible) / len(ts)
         for surf in itertools.product(range(corpus.vocab_size), repeat=len(seq)):
-            p = surface_prob(corpus, seq, surf) / len(eligible) / len(ts)
+            p = surface_prob(corpus, seq, surf) * share
             for t in ts if p > 0 else ():
                 if causal:
                     out[(surf[: t + 1], t, surf[t + 1])] += p

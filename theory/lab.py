@@ -23,6 +23,7 @@ from models.loop_kernels import train_steps
 from models.model import Model
 from models.optim_kernels import OPT_CODE, SCHED_CODE
 from models.params import EMB, OUT_BIAS
+from models.train import _arrays
 
 DH = ((0.1, 0.9), (0.5, 0.5))  # the paper's DH parity weights: zero 0.1/0.9, one 0.5/0.5
 
@@ -108,10 +109,7 @@ class Optimizer:
                  betas=(0.9, 0.999), eps: float = 1e-12, momentum: float = 0.0):
         self.m, self.t = m, 0
         self.G, self.M1, self.M2 = (np.zeros_like(m.P) for _ in range(3))
-        self.ex = (np.ascontiguousarray(ex.tokens, np.int32), np.ascontiguousarray(ex.lengths, np.int32),
-                   np.ascontiguousarray(ex.tgt_off, np.int64), np.ascontiguousarray(ex.tgt_seq, np.int32),
-                   np.ascontiguousarray(ex.tgt_pos, np.int32), np.ascontiguousarray(ex.tgt_sym, np.int32),
-                   np.ascontiguousarray(ex.tgt_w, np.float64))
+        self.ex = _arrays(ex)
         self.hyper = (OPT_CODE[opt], float(lr), float(betas[0]), float(betas[1]), float(eps), float(wd),
                       float(momentum), SCHED_CODE["constant"], 1, 0.0)
 

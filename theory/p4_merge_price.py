@@ -22,6 +22,8 @@ Negative control: the same "ends at Bayes CE + D" check on the unmerged model fa
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import sympy as sp
 
@@ -37,7 +39,7 @@ STATEMENT = "o_a = o_b, b_a = b_b => least extra CE at x is (p_a+p_b) KL(Bern(rh
 
 def kl_half(rho):
     """KL(Bern(rho) || Bern(1/2)) in nats (sympy or float)."""
-    log = sp.log if isinstance(rho, sp.Basic) else __import__("math").log
+    log = sp.log if isinstance(rho, sp.Basic) else math.log
     return sum(x * log(2 * x) for x in (rho, 1 - rho) if x != 0)
 
 
@@ -70,9 +72,13 @@ def symbolic() -> Result:
     boundary = sp.limit(ce([s, s, 0], [q, 1 - q, 0]) + q * sp.log(q) + (1 - q) * sp.log(1 - q), s, sp.oo)
     res.check("p_a + p_b = 1: the infimum (s -> oo) of the excess is KL(Bern(rho)||Bern(1/2))",
               sym.is_zero(sp.expand_log(boundary - kl_half(q), force=True)))
-    d_parity = sp.Rational(1, 2) * kl_half(sp.Rational(1, 10))
+    # Parity DH from the derived price: half the contexts have p_a + p_b = 1, rho = 0.1 (the limit above),
+    # the other half p_a + p_b = 0 (price 0); compared with 0.1 ln 0.2 + 0.9 ln 1.8 worked out by hand.
+    d_parity = sp.Rational(1, 2) * boundary.subs(q, sp.Rational(1, 10))
+    by_hand = 0.5 * (0.1 * math.log(0.2) + 0.9 * math.log(1.8))
     res.number(D_parity_dh=float(d_parity))
-    res.check("parity DH: D(0,1) = 0.5 KL(Bern(0.1)||Bern(0.5)) ~= 0.1840", abs(float(d_parity) - 0.1840) < 5e-5)
+    res.check("parity DH: D(0,1) from the derived price = 0.5 (0.1 ln 0.2 + 0.9 ln 1.8) ~= 0.1840",
+              abs(float(d_parity) - by_hand) <= 1e-12, float(d_parity))
 
     # Premise removed (rows not merged): the free logits reach q = p, so the excess is 0,
     # which is below the claimed price whenever rho != 1/2.

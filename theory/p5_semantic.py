@@ -105,7 +105,10 @@ def symbolic() -> Result:
               sym.is_zero(m_next[0] - c * m_next[1]) and sym.is_zero(v_next[0] - c**2 * v_next[1]))
     res.check("(iv) Adam's steps m_a/sqrt(v_a) and m_b/sqrt(v_b) are equal (eps = 0)",
               sym.is_zero(m_next[0] / sp.sqrt(v_next[0]) - m_next[1] / sp.sqrt(v_next[1])))
-    res.control("(iv) SGD's steps g_a and g_b are equal for c != 1", not sym.nonzero_somewhere(c * gb - gb))
+    # SGD's steps are the gradients themselves: at e_a = e_b they differ wherever w_a != w_b
+    at_equal = {ea: e, eb: e}
+    res.control("(iv) SGD's steps -eta grad_e_a L and -eta grad_e_b L are equal at e_a = e_b (generic w_a)",
+                not sym.nonzero_somewhere((sp.diff(L, ea) - sp.diff(L, eb)).subs(at_equal)))
 
     # Premise removed: the second surface form depends on the first (an allomorph-like rule).
     beta, gamma = sp.symbols("beta gamma", positive=True)
