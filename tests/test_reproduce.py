@@ -22,8 +22,13 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     text = report.read_text()
     claims = json.loads((tmp_path / "claims.json").read_text())
     assert text.startswith("# Reproduction of Bertolotti & Cazzola")
-    assert f"of {len(claims)} claims pass" in text and "## Learning" in text
+    counted = [c for c in claims if not c["reference"]]
+    assert f"{sum(c['passed'] for c in counted)} of {len(counted)} claims pass" in text and "## Learning" in text
     assert {c["experiment"] for c in claims} == {"xor", "twins", "quadrants"}
+    # the bookkeeping rows: every run of each experiment completed
+    done = [c for c in claims if c["claim"] == "every run of the experiment completed"]
+    assert len(done) == 3 and all(c["passed"] for c in done)
+    assert any(c["reference"] for c in claims) and not any(c["reference"] for c in claims if c["experiment"] == "xor")
     # every claim row of the report is in the table, with its verdict
     assert sum(line.startswith("| xor |") or line.startswith("| twins |") or line.startswith("| quadrants |")
                for line in text.splitlines()) == len(claims)
