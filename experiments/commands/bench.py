@@ -14,7 +14,15 @@ from pathlib import Path
 
 from generators.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[2]
+
+
+def checkout() -> Path | None:
+    """The source tree holding benchmarks/: the one this package runs from (editable install), else the
+    current folder (a regular install run from a checkout)."""
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (root / "benchmarks" / "__main__.py").is_file():
+            return root
+    return None
 
 
 def register(subparsers) -> None:
@@ -29,9 +37,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    if not (ROOT / "benchmarks" / "__main__.py").is_file():
-        raise InputError(f"the benchmarks are not in {ROOT}: run tying bench from a source checkout "
-                         "(pip install -e '.[bench]')")
+    root = checkout()
+    if root is None:
+        raise InputError("the benchmarks are not installed with the package: run tying bench from a source "
+                         "checkout (pip install '.[bench]')")
     if importlib.util.find_spec("torch") is None:
         raise InputError("torch is not installed; install the benchmark extra: pip install '.[bench]'")
     cmd = [sys.executable, "-m", "benchmarks"] + (["--quick"] if args.quick else [])
@@ -40,4 +49,4 @@ def run(args) -> int:
         if not out.parent.is_dir():
             raise InputError(f"output folder's parent does not exist: {out.parent}")
         cmd += ["--out", str(out)]
-    return subprocess.call(cmd, cwd=ROOT)
+    return subprocess.call(cmd, cwd=root)
