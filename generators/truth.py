@@ -70,13 +70,17 @@ class Truth:
     n_samples: int = 0  # estimates only: target occurrences counted
     counts: np.ndarray | None = None  # estimates only: samples per context
     _index: tuple | None = field(default=None, repr=False)
+    _ctx_of: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_contexts(self) -> int:
         return len(self.p_ctx)
 
     def _ctx(self) -> np.ndarray:
-        return np.repeat(np.arange(self.n_contexts), np.diff(self.indptr))
+        """The context of every entry; built once, since every column() needs it."""
+        if self._ctx_of is None:
+            self._ctx_of = np.repeat(np.arange(self.n_contexts), np.diff(self.indptr))
+        return self._ctx_of
 
     def column(self, a: int) -> np.ndarray:
         """p(a | x) for every context x."""

@@ -87,7 +87,9 @@ class Run:
     def save(self, path: str | Path, force: bool = False) -> Path:
         path = atomic.check_target(path, force, folder=True)
         with atomic.directory(path, force) as tmp:
-            (tmp / "config.json").write_text(json.dumps(self.config(), indent=2) + "\n")
+            # the validation steps, explicitly: a NaN validation loss (a diverged run) is still a point
+            cfg = {**self.config(), "val_steps": self.val_steps.tolist()}
+            (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
             (tmp / "metrics.csv").write_text(self.metrics_csv())
             np.savez_compressed(tmp / "embeddings.npz", steps=self.emb_steps, E_in=self.E_in, E_out=self.E_out,
                                 b_out=self.b_out, params=self.params)
@@ -114,7 +116,7 @@ class Run:
             if isinstance(e, InputError):
                 raise
             raise InputError(f"run folder {path} is unreadable ({type(e).__name__}: {e})") from None
-        has_val = ~np.isnan(m[:, 3])
+        has_val = np.isin(m[:, 0], c["val_steps"]) if "val_steps" in c else ~np.isnan(m[:, 3])
         return cls(model_cfg, train_cfg, c["corpus"], c["status"], c["message"],
                    steps=m[:, 0].astype(np.int64), train_loss=m[:, 1], train_acc=m[:, 2], lr=m[:, 5],
                    val_steps=m[has_val, 0].astype(np.int64), val_loss=m[has_val, 3], val_acc=m[has_val, 4],

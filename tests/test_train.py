@@ -185,6 +185,17 @@ def test_divergence_is_reported_not_hidden(p3, tmp_path):
     assert f"at step {step}" in run.message and "learning rate" in run.message
     loaded = Run.load(tmp_path / "run")
     assert loaded.status == "diverged" and loaded.message == run.message
+    # every validation point survives the round trip, a non-finite one included
+    assert np.array_equal(loaded.val_steps, run.val_steps)
+    np.testing.assert_array_equal(loaded.val_loss, run.val_loss)
+
+
+def test_a_nan_validation_point_survives_save_and_load(p3, tmp_path):
+    run = train(p3, ModelConfig(arch="bilinear"), tc(steps=4), **QUIET)
+    run.val_loss[1] = np.nan
+    run.save(tmp_path / "run")
+    loaded = Run.load(tmp_path / "run")
+    assert np.array_equal(loaded.val_steps, run.val_steps) and np.isnan(loaded.val_loss[1])
 
 
 def test_float32_runs_and_agrees_loosely(p3):
