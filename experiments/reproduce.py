@@ -199,21 +199,29 @@ class Claim:
         return f"{v.mean():.3g}{sd} (n={v.size})"
 
 
-def p3_bound(run: Run, corpus: Corpus, a: int, b: int) -> float:
-    """The data's separation bound |log r| / max ||h(x)|| for an untied output pair whose ratio
-    r = p(a|x)/p(b|x) is a constant of the data (P3, without output bias)."""
-    truth = exact_truth(corpus, "train")
-    pa, pb = truth.column(a), truth.column(b)
+def p3_bounds(group: Group, a: int, b: int) -> np.ndarray:
+    """The data's separation bound |log r| / max ||h(x)|| of each run's untied output pair (P3, no
+    output bias), where r = p(a|x)/p(b|x) is a constant of the data."""
+    pa, pb = (truth_of(group.corpus, "train").column(s) for s in (a, b))
     both = (pa > 0) & (pb > 0)
     ratios = pa[both] / pb[both]
     if not len(ratios) or np.ptp(ratios) > 1e-9 * ratios.max():
         raise ValueError(f"p({a}|x)/p({b}|x) is not a constant of the data")
-    r = float(ratios[0])
-    model = run.model()
-    pop = enumerate_population(corpus, "train")
+    pop = enumerate_population(group.corpus, "train")
     mask = np.isin(pop.tgt_sym, [a, b])
-    h = model.hidden(pop)[mask]
-    return abs(math.log(r)) / float(np.linalg.norm(h, axis=1).max())
+    return np.array([abs(math.log(ratios[0])) / float(np.linalg.norm(r.model().hidden(pop)[mask], axis=1).max())
+                     for r in group.runs])
+
+
+_TRUTHS: dict = {}
+
+
+def truth_of(corpus: Corpus, split: str):
+    """The exact ground truth of a corpus split, computed once per corpus content."""
+    key = (corpus.digest(), split)
+    if key not in _TRUTHS:
+        _TRUTHS[key] = exact_truth(corpus, split)
+    return _TRUTHS[key]
 
 
 def xor_claims(groups: dict, quick: bool) -> list:
@@ -238,7 +246,7 @@ def xor_claims(groups: dict, quick: bool) -> list:
                                 bool(np.all(above >= 0.9) and np.all(out_curves[:, -1, idx[0, 1]]
                                                                      > out_curves[:, -1, idx[2, 3]]))))
             d01 = final["untied output"][:, idx[0, 1]]
-            bounds = np.array([p3_bound(r, g.corpus, 0, 1) for r in g.runs])
+            bounds = p3_bounds(g, 0, 1)
             claims.append(Claim("xor", f"{who}: output distance of (0,1) above the P3 bound |log 9| / max||h||",
                                 "d_out(0,1) / bound >= 1", list(d01 / bounds), bool(np.all(d01 >= bounds)),
                                 note="bounds " + ", ".join(f"{x:.3g}" for x in bounds)))
@@ -278,7 +286,7 @@ def xor_cells(groups: dict):
 def xor_accuracy_claims(groups: dict) -> list:
     claims = []
     for setting, arch, tied, untied in xor_cells(groups):
-        bayes = exact_truth(untied.corpus, "validation").accuracy()
+        bayes = truth_of(untied.corpus, "validation").accuracy()
         acc_u = np.array([r.val_acc[-1] for r in untied.runs])
         claims.append(Claim("xor", f"{setting} {arch} untied: validation accuracy reaches Bayes",
                             f"acc >= Bayes {bayes:.3f} - 0.02", list(acc_u), bool(np.all(acc_u >= bayes - 0.02))))
@@ -381,7 +389,7 @@ def xor_figures(groups: dict, figdir: Path, force: bool) -> list:
                        title=f"XOR, {setting} setting, {arch}")
         acc = {"tied": np.stack([r.val_acc for r in tied.runs]),
                "untied": np.stack([r.val_acc for r in untied.runs])}
-        bayes = exact_truth(c, "validation").accuracy()
+        bayes = truth_of(c, "validation").accuracy()
         plot_accuracy(untied.runs[0].val_steps, acc, bayes, out=f"{base}-accuracy", force=force,
                       title=f"XOR, {setting} setting, {arch}")
         r0 = untied.runs[0]
@@ -403,7 +411,7 @@ def learning_table(groups: dict) -> list:
     rows = ["| setting | model | final validation accuracy (mean ± sd) | Bayes-optimal |", "|---|---|---|---|"]
     for (ci, arch, tied), g in sorted(groups.items()):
         acc = np.array([r.val_acc[-1] for r in g.runs])
-        bayes = exact_truth(g.corpus, "validation").accuracy()
+        bayes = truth_of(g.corpus, "validation").accuracy()
         sd = f" ± {acc.std(ddof=1):.3f}" if len(acc) > 1 else ""
         rows.append(f"| {list(SETTINGS)[ci]} | {arch} {'tied' if tied else 'untied'} | {acc.mean():.3f}{sd} | "
                     f"{bayes:.3f} |")

@@ -94,7 +94,7 @@ def run_one(config: dict, out_root: str, run_dir: str) -> dict:
              corpus.n_sequences, corpus.vocab_size)
     run = train(corpus, ModelConfig(**config["model"]), tc, progress=False)
     log.info("%s: %s", run.status, run.message)
-    run.save(run_dir, force=True)
+    run.write_into(run_dir)  # run_dir is already the temp folder that execute() renames into place
     return summarize(run, corpus, pairs)
 
 

@@ -87,13 +87,18 @@ class Run:
     def save(self, path: str | Path, force: bool = False) -> Path:
         path = atomic.check_target(path, force, folder=True)
         with atomic.directory(path, force) as tmp:
-            # the validation steps, explicitly: a NaN validation loss (a diverged run) is still a point
-            cfg = {**self.config(), "val_steps": self.val_steps.tolist()}
-            (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-            (tmp / "metrics.csv").write_text(self.metrics_csv())
-            np.savez_compressed(tmp / "embeddings.npz", steps=self.emb_steps, E_in=self.E_in, E_out=self.E_out,
-                                b_out=self.b_out, params=self.params)
+            self.write_into(tmp)
         return path
+
+    def write_into(self, folder: str | Path) -> None:
+        """Write the run's three files into a folder the caller makes atomic (``save``, or a sweep's run)."""
+        folder = Path(folder)
+        # the validation steps, explicitly: a NaN validation loss (a diverged run) is still a point
+        cfg = {**self.config(), "val_steps": self.val_steps.tolist()}
+        (folder / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        (folder / "metrics.csv").write_text(self.metrics_csv())
+        np.savez_compressed(folder / "embeddings.npz", steps=self.emb_steps, E_in=self.E_in, E_out=self.E_out,
+                            b_out=self.b_out, params=self.params)
 
     @classmethod
     def load(cls, path: str | Path) -> "Run":
