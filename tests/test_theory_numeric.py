@@ -184,11 +184,30 @@ def test_p6_quadrant_corpus_relations():
 
 
 def test_p6_holds_by_hand():
-    m = {"untied in": (1.0, 0.4), "untied out": (1.0, 0.6), "tied": (0.5, 0.05), "tied pays": False}
+    m = {"untied in": (1.0, 0.4), "untied out": (1.0, 0.6), "tied": (0.5, 0.05), "excess": -0.2}
     assert p6_quadrants.holds({"untied in": "shrinks", "untied out": "shrinks"}, m) == \
         {"untied in": True, "untied out": False}
-    assert p6_quadrants.holds({"untied out": "apart", "tied": "apart", "tied pays": True}, m) == \
-        {"untied out": True, "tied": False, "tied pays": False}
+    either = {"untied out": "apart", "tied": "apart or loses the copy"}
+    assert p6_quadrants.holds(either, m) == {"untied out": True, "tied": False}
+    assert p6_quadrants.holds(either, {**m, "excess": 0.3}) == {"untied out": True, "tied": True}
+    assert p6_quadrants.holds(either, {**m, "tied": (0.5, 0.2)}) == {"untied out": True, "tied": True}
+
+
+@pytest.mark.parametrize("n, k", [(5, 5), (10, 9), (20, 15)])  # P(X >= k) by hand: 1/32, 11/1024, 0.0207
+def test_p6_sign_test_threshold(n, k):
+    assert p6_quadrants.needed(n) == k
+    tail = lambda j: sum(math.comb(n, i) for i in range(j, n + 1)) / 2 ** n  # noqa: E731
+    assert tail(k) <= 0.05 < tail(k - 1)
+
+
+def test_p6_scores_agree_with_the_numba_head():
+    s = p6_quadrants.quadrant_corpus()
+    m = lab.model(s, "transformer", seed=1)
+    ce, hit = p6_quadrants._scores(m, s)
+    everything = np.ones(len(ce), bool)
+    loss, acc = m.loss(s.pop)  # the training kernel's own forward: loss and weighted accuracy
+    assert p6_quadrants._mean(s, ce, everything) == pytest.approx(loss, rel=1e-10)
+    assert p6_quadrants._mean(s, hit, everything) == pytest.approx(acc, abs=1e-12)
 
 
 def test_p6_bilinear_one_seed_matches_and_opposite_fails():
