@@ -50,11 +50,17 @@ def sweep(spec_or_path, out_dir, workers: int | None = None, dask: str | None = 
     """Run every unfinished run of the spec into out_dir; return all its summaries in grid order."""
     spec: Spec = load_spec(spec_or_path)
     out = Path(out_dir).resolve()
+    fresh = not out.exists()
     for sub in ("runs", "logs", "corpora"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with _lock(out):
         clean(out)
-        prepare(spec, out)
+        try:
+            prepare(spec, out)
+        except InputError:
+            if fresh:  # bad input leaves no trace; an existing folder keeps its finished runs
+                shutil.rmtree(out)
+            raise
         atomic.write_text(out / "sweep.json", json.dumps(
             {"name": spec.name, "spec": spec.source, "runs": spec.ids}, indent=1, default=str) + "\n")
         done = {rid: s for rid in spec.ids if (s := worker.finished(out / "runs" / rid))}

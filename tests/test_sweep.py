@@ -6,6 +6,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -203,8 +204,13 @@ def test_bad_corpus_or_pairs_fail_before_any_run(tmp_path):
         out = tmp_path / "out"
         with pytest.raises(InputError, match=message):
             sweep(sp.tomllib.loads(BASE + extra), out, workers=1, fn=fx.slow, progress=False)
-        assert list((out / "runs").iterdir()) == []
-        assert not (out / "marks").exists()
+        assert not out.exists()  # a new folder is not left behind
+        (out / "runs" / "kept").mkdir(parents=True)
+        (out / "runs" / "kept" / "summary.json").write_text("{}")
+        with pytest.raises(InputError, match=message):
+            sweep(sp.tomllib.loads(BASE + extra), out, workers=1, fn=fx.slow, progress=False)
+        assert [p.name for p in (out / "runs").iterdir()] == ["kept"]  # an existing one keeps what it had
+        shutil.rmtree(out)
 
 
 def test_executor_options():
