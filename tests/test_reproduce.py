@@ -29,6 +29,11 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     done = [c for c in claims if c["claim"] == "every run of the experiment completed"]
     assert len(done) == 3 and all(c["passed"] for c in done)
     assert any(c["reference"] for c in claims) and not any(c["reference"] for c in claims if c["experiment"] == "xor")
+    # P6 predicts no sign for the coin's tied rows, so that row is shown and not counted
+    coin = [c for c in claims if c["experiment"] == "quadrants" and "not SE & CE" in c["claim"]]
+    assert {c["claim"].split(": ")[1] for c in coin} == {"tied rows", "untied input rows apart",
+                                                          "untied output rows close"}
+    assert [c["reference"] for c in coin if c["claim"].endswith("tied rows")] == [True]
     # every claim row of the report is in the table, with its verdict
     assert sum(line.startswith("| xor |") or line.startswith("| twins |") or line.startswith("| quadrants |")
                for line in text.splitlines()) == len(claims)
