@@ -202,18 +202,26 @@ class Claim:
         return f"{v.mean():.3g}{sd} (n={v.size})"
 
 
-def p3_bounds(group: Group, a: int, b: int) -> np.ndarray:
-    """The data's separation bound |log r| / max ||h(x)|| of each run's untied output pair (P3, no
-    output bias), where r = p(a|x)/p(b|x) is a constant of the data."""
+def p3_bounds(group: Group, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per run of an untied group: the data's separation bound |log r| / max ||h(x)|| of the output
+    pair (P3, no output bias), where r = p(a|x)/p(b|x) is a constant of the data, and the fit error
+    max_x |<h(x), o_a - o_b> - log r| (the bound assumes a model that reproduces the data's ratio)."""
     pa, pb = (truth_of(group.corpus, "train").column(s) for s in (a, b))
     both = (pa > 0) & (pb > 0)
     ratios = pa[both] / pb[both]
     if not len(ratios) or np.ptp(ratios) > 1e-9 * ratios.max():
         raise ValueError(f"p({a}|x)/p({b}|x) is not a constant of the data")
+    log_r = math.log(ratios[0])
     pop = enumerate_population(group.corpus, "train")
     mask = np.isin(pop.tgt_sym, [a, b])
-    return np.array([abs(math.log(ratios[0])) / float(np.linalg.norm(r.model().hidden(pop)[mask], axis=1).max())
-                     for r in group.runs])
+    bounds, errors = [], []
+    for r in group.runs:
+        m = r.model()
+        h = m.hidden(pop)[mask]
+        bounds.append(abs(log_r) / float(np.linalg.norm(h, axis=1).max()))
+        O = m.E_out()
+        errors.append(float(np.abs(h @ (O[a] - O[b]) - log_r).max()))
+    return np.array(bounds), np.array(errors)
 
 
 _TRUTHS: dict = {}
@@ -249,10 +257,11 @@ def xor_claims(groups: dict, quick: bool) -> list:
                                 bool(np.all(above >= 0.9) and np.all(out_curves[:, -1, idx[0, 1]]
                                                                      > out_curves[:, -1, idx[2, 3]]))))
             d01 = final["untied output"][:, idx[0, 1]]
-            bounds = p3_bounds(g, 0, 1)
+            bounds, fit = p3_bounds(g, 0, 1)
             claims.append(Claim("xor", f"{who}: output distance of (0,1) above the P3 bound |log 9| / max||h||",
                                 "d_out(0,1) / bound >= 1", list(d01 / bounds), bool(np.all(d01 >= bounds)),
-                                note="bounds " + ", ".join(f"{x:.3g}" for x in bounds)))
+                                note="bounds " + ", ".join(f"{x:.3g}" for x in bounds) + "; fit error "
+                                "max|<h, o_0 - o_1> - log r| " + ", ".join(f"{x:.3g}" for x in fit)))
             med = np.median(final["untied input"][:, others], axis=1)
             for p in ((0, 1), (2, 3)):
                 v = final["untied input"][:, idx[p]] / med

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from experiments import reproduce as R
 from experiments.spec import load_spec, run_id
@@ -63,3 +64,26 @@ def test_reproduce_resumes_without_rerunning_finished_runs(tmp_path):
     R.reproduce_paper(tmp_path, workers=1, progress=False, only=("xor",), plan=plan)
     assert {p.name: (p / "summary.json").stat().st_mtime_ns for p in runs} == stamps
     assert len(runs) == 3 * 2  # three settings, tied and untied
+
+
+def test_p3_bound_and_fit_error_against_the_logits():
+    from generators.parity import parity_corpus
+    from models.config import ModelConfig, TrainConfig
+    from models.train import train
+    from theory import lab
+
+    c = parity_corpus(3, splits=(1.0, 0.0, 0.0))
+    runs = [train(c, ModelConfig(arch="bilinear"), TrainConfig(steps=300, seed=s, mode="population", lr=1e-2,
+                                                                progress=False), progress=False) for s in (0, 1)]
+    bounds, fit = R.p3_bounds(R.Group(c, runs), 0, 1)
+    pop = R.enumerate_population(c, "train")
+    mask = np.isin(pop.tgt_sym, [0, 1])
+    for r, bound, err in zip(runs, bounds, fit):
+        h, z, _ = lab.head(r.model(), pop)  # a second route to the logits: the head's own forward
+        h, z = h[mask], z[mask]
+        assert bound == pytest.approx(np.log(9) / np.linalg.norm(h, axis=1).max(), rel=1e-12)
+        assert err == pytest.approx(np.abs(z[:, 0] - z[:, 1] - np.log(1 / 9)).max(), rel=1e-9)
+    # a model one step from its initialisation is far from the data's ratio; training brings the fit error down
+    fresh = train(c, ModelConfig(arch="bilinear"), TrainConfig(steps=1, seed=0, mode="population", progress=False),
+                  progress=False)
+    assert R.p3_bounds(R.Group(c, [fresh]), 0, 1)[1][0] > fit.max()
