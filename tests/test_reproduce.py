@@ -52,6 +52,11 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     np.testing.assert_allclose(got["values"], want, rtol=1e-12)
     assert got["passed"] == bool(np.all(np.array(want) > 1))
 
+    # the full mode's accuracy rows: a bag of tokens cannot learn parity, so the bilinear rows are references
+    acc = R.xor_accuracy_claims(R.load_groups(tmp_path / "sweeps" / "xor", spec))
+    assert len(acc) == 5 and all(c.reference and "cannot represent parity" in c.note for c in acc)
+    assert all(c.values and not c.passed for c in acc if "reaches Bayes" in c.claim)  # majority guess
+
     for name in ("xor-DH-bilinear-distances", "xor-YDH-bilinear-accuracy", "quadrants"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
 
