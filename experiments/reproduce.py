@@ -38,8 +38,8 @@ from generators.truth import exact as exact_truth
 from models.run import Run
 
 from . import sweep as sweeper
-from .spec import run_id
-from .worker import corpus_file
+from .spec import load_spec, run_id
+from .worker import corpus_file, finished
 
 SETTINGS = {  # the paper's three XOR settings: weights of the zero and one variants
     "DH": ([0.1, 0.9], [0.5, 0.5]),
@@ -442,15 +442,22 @@ def learning_table(groups: dict) -> list:
     return rows
 
 
-def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list, seconds: float,
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|")  # a bare | would end the markdown table cell
+
+
+def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list, timing: dict,
                  specs: dict, force: bool, learning: list = ()) -> Path:
     import numba
 
     lines = [f"# Reproduction of Bertolotti & Cazzola (ICML 2024) — {'quick' if quick else 'full'} mode", ""]
     counted = [c for c in claims if not c.reference]
     n_pass = sum(c.passed for c in counted)
-    lines += [f"{n_pass} of {len(counted)} claims pass (reference rows, marked *ref*, are not counted). "
-              f"Wall time {seconds:.0f} s.", ""]
+    reused = (f"; {timing['reused']} of them had finished in an earlier invocation and were reused"
+              if timing["reused"] else "")
+    lines += [f"{n_pass} of {len(counted)} claims pass (reference rows, marked *ref*, are not counted).", "",
+              f"Wall time of this invocation: {timing['wall']:.0f} s. The {timing['runs']} runs took "
+              f"{timing['run_seconds']:.0f} s of worker time in all{reused}.", ""]
     if quick:
         lines += ["Quick mode: geometry claims only. Learning parity comes late and suddenly (grokking), so "
                   "the accuracy claims need the full 150,000-step protocol (`tying reproduce paper`).", ""]
@@ -459,8 +466,8 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
     lines += ["| experiment | claim | prediction | measured (mean ± sd over seeds) | result | note |",
               "|---|---|---|---|---|---|"]
     for c in claims:
-        lines.append(f"| {c.experiment} | {c.claim} | {c.prediction} | {c.measured()} | "
-                     f"{'pass' if c.passed else '**fail**'}{' *ref*' if c.reference else ''} | {c.note} |")
+        lines.append(f"| {c.experiment} | {_cell(c.claim)} | {_cell(c.prediction)} | {c.measured()} | "
+                     f"{'pass' if c.passed else '**fail**'}{' *ref*' if c.reference else ''} | {_cell(c.note)} |")
     if learning:
         lines += ["", "## Learning", "", "Input geometry follows learning: until a model has learned parity, "
                   "the bit symbols carry no information about the target, so nothing keeps their input rows "
@@ -499,9 +506,13 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     specs = {"xor": xor_spec(plan), "twins": twins_spec(plan), "quadrants": quadrant_spec(plan)}
     specs = {k: v for k, v in specs.items() if k in only}
     warm_up()
-    claims = []
+    claims, timing = [], {"runs": 0, "reused": 0, "run_seconds": 0.0}
     for name, spec in specs.items():
+        runs = out / "sweeps" / name / "runs"
+        timing["reused"] += sum(finished(runs / rid) is not None for rid in load_spec(spec).ids)
         summaries = sweeper.sweep(spec, out / "sweeps" / name, workers=workers, dask=dask, progress=progress)
+        timing["runs"] += len(summaries)
+        timing["run_seconds"] += sum(s.get("seconds", 0.0) for s in summaries)
         done = sum(s["status"] == "completed" for s in summaries)
         # a run that failed or diverged drops out of every claim below, so say so where it counts
         claims.append(Claim(name, "every run of the experiment completed", f"{len(summaries)} of {len(summaries)}",
@@ -527,4 +538,5 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
             plot_quadrants(values, {q: PREDICTED[q] for q in values}, out=figdir / "quadrants", force=True,
                            title=f"{plan.quadrant_archs[0]}: final distance / median distance of random word pairs")
             figures.append("quadrants")
-    return write_report(out, plan, quick, claims, figures, time.time() - t0, specs, force=True, learning=learning)
+    timing["wall"] = time.time() - t0
+    return write_report(out, plan, quick, claims, figures, timing, specs, force=True, learning=learning)

@@ -1,5 +1,6 @@
 """`tying reproduce paper` end to end on a tiny plan: report, claims recomputed from the run files, resume."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,11 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
                                                           "untied output rows close"}
     assert [c["reference"] for c in coin if c["claim"].endswith("tied rows")] == [True]
     # every claim row of the report is in the table, with its verdict
-    assert sum(line.startswith("| xor |") or line.startswith("| twins |") or line.startswith("| quadrants |")
-               for line in text.splitlines()) == len(claims)
+    rows = [line for line in text.splitlines() if line.startswith(("| xor |", "| twins |", "| quadrants |"))]
+    assert len(rows) == len(claims)
+    # six cells per row: a | inside a claim or note (|log 9|) is escaped
+    assert all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows)
+    assert any("\\|log 9\\|" in row for row in rows)
 
     # recompute "the tied model keeps (0,1) apart" from embeddings.npz with plain numpy
     spec = R.xor_spec(TINY)
@@ -66,9 +70,15 @@ def test_reproduce_resumes_without_rerunning_finished_runs(tmp_path):
     R.reproduce_paper(tmp_path, workers=1, progress=False, only=("xor",), plan=plan)
     runs = sorted((tmp_path / "sweeps" / "xor" / "runs").iterdir())
     stamps = {p.name: (p / "summary.json").stat().st_mtime_ns for p in runs}
+    first = (tmp_path / "REPORT.md").read_text()
     R.reproduce_paper(tmp_path, workers=1, progress=False, only=("xor",), plan=plan)
     assert {p.name: (p / "summary.json").stat().st_mtime_ns for p in runs} == stamps
     assert len(runs) == 3 * 2  # three settings, tied and untied
+    # the report says which runs were reused, and counts their worker time from the run files
+    worker = sum(json.loads((p / "summary.json").read_text())["seconds"] for p in runs)
+    again = (tmp_path / "REPORT.md").read_text()
+    assert "reused" not in first and "6 of them had finished in an earlier invocation and were reused" in again
+    assert f"The 6 runs took {worker:.0f} s of worker time in all" in again
 
 
 def test_p3_bound_and_fit_error_against_the_logits():
