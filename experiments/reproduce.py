@@ -382,7 +382,29 @@ def quadrant_values(groups: dict, figure_arch: str) -> tuple:
             claims.append(Claim("quadrants", f"{arch}, {name} {pair}: {t} rows {want}",
                                 f"d / median(random pairs) {'<=' if want == 'close' else '>'} {WELL_BELOW}",
                                 list(v), ok, reference=name == "not SE & not CE"))
-    return values, claims
+    return values, claims + split_contrasts(groups)
+
+
+def split_contrasts(groups: dict) -> list:
+    """The same pair split 0.1/0.9 (DH broken) against 0.5/0.5 (DH intact), paired by seed: the tables
+    that hold output rows should keep the skewed pair further apart.  Only CE differs between the two
+    corpora, so this is the controlled form of the 'apart' claims above."""
+    names = list(QUADRANTS)
+    skewed, balanced = names.index("SE & not CE"), names.index("SE & CE")
+    pair = QUADRANTS["SE & not CE"]["pair"]
+    claims = []
+    for arch in sorted({arch for _, arch, _ in groups}):
+        for tied, t in ((True, "tied"), (False, "untied output")):
+            gs, gb = groups.get((skewed, arch, tied)), groups.get((balanced, arch, tied))
+            if not (gs and gb):
+                continue
+            by_seed = dict(zip((r.train_cfg.seed for r in gb.runs), lm_pair_ratio(gb, pair, t)))
+            v = [float(x / by_seed[r.train_cfg.seed]) for r, x in zip(gs.runs, lm_pair_ratio(gs, pair, t))
+                 if r.train_cfg.seed in by_seed]
+            claims.append(Claim("quadrants", f"{arch}, split 0.1/0.9 against 0.5/0.5 {pair}: {t} rows further "
+                                "apart when the DH is broken", "[d / median(random pairs)] skewed / balanced > 1",
+                                v, bool(v) and bool(np.all(np.array(v) > 1)), note="paired by seed"))
+    return claims
 
 
 # ------------------------------------------------------------------------------ figures

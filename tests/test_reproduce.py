@@ -31,6 +31,10 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     done = [c for c in claims if c["claim"] == "every run of the experiment completed"]
     assert len(done) == 3 and all(c["passed"] for c in done)
     assert any(c["reference"] for c in claims) and not any(c["reference"] for c in claims if c["experiment"] == "xor")
+    # the controlled 'apart' rows: the skewed split's pair distance over the balanced split's, paired by seed
+    contrast = [c for c in claims if "against 0.5/0.5" in c["claim"]]
+    assert [c["claim"].split(": ")[1].split(" rows")[0] for c in contrast] == ["tied", "untied output"]
+    assert all(len(c["values"]) == 2 and c["passed"] == all(v > 1 for v in c["values"]) for c in contrast)
     # P6 predicts no sign for the coin's tied rows, so that row is shown and not counted
     coin = [c for c in claims if c["experiment"] == "quadrants" and "not SE & CE" in c["claim"]]
     assert {c["claim"].split(": ")[1] for c in coin} == {"tied rows", "untied input rows apart",
