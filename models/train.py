@@ -137,7 +137,12 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     run = Run(tr.cfg, tc, corpus_info(corpus))
     curve, vcurve, embs = {}, {}, []  # step -> (loss, acc); [(step, E_in, E_out, b_out)]
 
+    kept = {}  # step -> parameters at the last two records, for an interrupt to return to
+
     def record(s):
+        kept[s] = tr.P.copy()
+        if len(kept) > 2:
+            del kept[min(kept)]
         if s % tc.record_every == 0 or s == tc.steps:
             embs.append((s, *tr.snapshot()))
         if val is not None and (s % tc.eval_every == 0 or s == tc.steps):
@@ -173,7 +178,15 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
             curve[s] = tr.loss_here()
             run.message = f"trained {tc.steps} steps"
     except KeyboardInterrupt:
-        run.status, run.message = "interrupted", f"interrupted at step {s} of {tc.steps}"
+        # Ctrl-C lands between kernel calls, when P may be a chunk past the last record, and the training
+        # loss at a record comes from the call after it: go back to the last record that has its loss, so
+        # that the parameters, the curves and the snapshots all end at the same step.
+        last = max((t for t in kept if t in curve), default=min(kept))
+        tr.P[:] = kept[last]
+        for t in [t for t in curve if t > last]:
+            del curve[t]
+        embs = [e for e in embs if e[0] <= last]
+        run.status, run.message = "interrupted", f"interrupted; the run holds steps 0..{last} of {tc.steps}"
     finally:
         bar.close()
 
