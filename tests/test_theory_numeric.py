@@ -145,6 +145,23 @@ def test_p3_best_bias_ratio_closed_form():
     assert math.isclose(g["D_half"], s.truth.dh_violation(0, 1), rel_tol=1e-12)
 
 
+def test_p3_two_context_bound_by_hand():
+    # the bias-free two-context bound max |log r(x) - log r(x')| / |h(x) - h(x')|, recomputed pair by pair
+    allo, skew = lab.parity_allomorph(3), lab.parity(3)
+    for seed in range(3):
+        m = lab.model(allo, "mixer", seed=seed, output_bias=True)
+        ctx, pa, pb, _ = lab.pair_conditionals(allo, 0, 1)
+        _, first = np.unique(ctx, return_index=True)
+        h, _, _ = lab.head(m, allo.pop)
+        k = (pa + pb)[first] > 0
+        h, logr = h[first][k], np.log(pa[first][k] / pb[first][k])
+        want = max(abs(logr[i] - logr[j]) / np.linalg.norm(h[i] - h[j])
+                   for i in range(len(h)) for j in range(i) if abs(logr[i] - logr[j]) > 1e-6)
+        assert p3_separation._geometry(m, allo, 0, 1)["pair_bound"] == pytest.approx(want, rel=1e-12)
+        # a constant ratio gives the bound nothing, not rounding over nearly equal h
+        assert p3_separation._geometry(lab.model(skew, "mixer", seed=seed), skew, 0, 1)["pair_bound"] == 0.0
+
+
 # ------------------------------------------------------------------ P4
 def test_p4_numeric():
     res = p4_merge_price.numeric(quick=True)

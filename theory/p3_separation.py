@@ -109,8 +109,10 @@ def _geometry(m, s, a: int, b: int) -> dict:
     i, j = np.triu_indices(len(h), 1)
     dh = np.linalg.norm(h[i] - h[j], axis=1)
     ok = dh > 1e-12
-    # the bias-free bound from two contexts: <h(x) - h(x'), o_a - o_b> = log r(x) - log r(x')
-    pair = np.abs(logr[i] - logr[j])[ok] / dh[ok]
+    # the bias-free bound from two contexts: <h(x) - h(x'), o_a - o_b> = log r(x) - log r(x').  Equal ratios
+    # differ by rounding (~1e-16), which over two nearly equal h would read as a bound of ~1e-9: call it 0.
+    dlogr = np.abs(logr[i] - logr[j])
+    pair = np.where(dlogr > 1e-12, dlogr, 0.0)[ok] / dh[ok]
     rho, mass = pa[k] / (pa[k] + pb[k]), px[k] * (pa[k] + pb[k])
     c = np.sum(mass * rho) / np.sum(mass)  # the best shared-row ratio a bias can set
     kl = lambda c: np.sum(mass * (rho * np.log(rho / c) + (1 - rho) * np.log((1 - rho) / (1 - c))))  # noqa: E731
@@ -149,7 +151,8 @@ def numeric(quick: bool = True) -> Result:
     paper-small mixer does not reliably fit the 4-bit allomorph."""
     res = Result(ID, "numeric", STATEMENT)
     bits, a, b = 3, 0, 1
-    steps, seeds = (1000, (0,)) if quick else (2000, (0, 1, 2))
+    # seed 1 needs ~3000 steps to come within FIT_GAP of Bayes (2000 leave it 0.0023 above)
+    steps, seeds = (1000, (0,)) if quick else (4000, (0, 1, 2))
     skew, allo = lab.parity(bits), lab.parity_allomorph(bits)
     bayes, bayes_a = skew.truth.cross_entropy(), allo.truth.cross_entropy()
     res.tol(fit_gap=FIT_GAP, bound_fraction=1 - FIT, optimal=OPT_TOL, lower_bound=BOUND_TOL)
