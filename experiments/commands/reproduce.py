@@ -12,7 +12,9 @@ def register(sub) -> None:
         "transformer, mixer and bilinear; tied and untied; 5 seeds), the twin-word MLM experiment on "
         "toy-english, and the four relation quadrants. Writes OUT/REPORT.md (one row per claim: prediction, "
         "measured mean ± sd over seeds, pass/fail), OUT/claims.json, OUT/figures/*.png|pdf and every run "
-        "under OUT/sweeps/. Rerunning the same command resumes: finished runs are not run again.",
+        "under OUT/sweeps/. Rerunning the same command resumes: finished runs are not run again. The full "
+        "mode (the paper's 150,000 steps) takes about 50 minutes on 2 cores; docs/results/full-mode in the "
+        "project holds its report.",
     )
     p.add_argument("target", choices=["paper"], help="what to reproduce")
     p.add_argument("--quick", action="store_true",
