@@ -405,3 +405,17 @@ def test_bad_pcfg_transforms(transform, tmp_path):
     (cfg,) = expand(PCFG + f"transforms = [{transform!r}]")
     with pytest.raises(InputError, match="corpus.transforms: .* is not one of"):
         build_corpus(cfg["corpus"])
+
+
+def test_the_readme_spec_is_the_grid_it_says(capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = readme.split("cat > dh.toml <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    runs = sp.load_spec(sp.tomllib.loads(text)).runs
+    assert len(runs) == 2 * 2 * 3  # 2 archs x tied/untied x 3 seeds, as the README says
+    assert {(r["model"]["arch"], r["model"]["tied"], r["train"]["seed"]) for r in runs} == \
+        {(a, t, s) for a in ("transformer", "mixer") for t in (True, False) for s in (0, 1, 2)}
+    assert all(r["corpus"]["zero"] == [0.1, 0.9] and r["train"]["steps"] == 20000 for r in runs)
+    # the whole format is in `tying sweep --help`
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    assert "The grid rule" in capsys.readouterr().out

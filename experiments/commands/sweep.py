@@ -1,4 +1,7 @@
 """`tying sweep SPEC -o OUT`: run every run of an experiment spec (a TOML grid)."""
+import argparse
+
+from experiments import spec as spec_format
 from experiments.sweep import add_executor_args, sweep
 
 
@@ -8,6 +11,7 @@ def register(sub) -> None:
         description="Run every run of an experiment spec. Each run's folder appears only when the run "
         "is complete, so a killed sweep restarted with the same command skips the finished runs. "
         "Writes OUT/runs/<run_id>/ and OUT/results.csv.",
+        epilog=spec_format.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("spec", help="the experiment spec (TOML)")
     p.add_argument("-o", "--out", required=True, help="output folder (created; reused to resume)")
