@@ -24,6 +24,7 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     text = report.read_text()
     claims = json.loads((tmp_path / "claims.json").read_text())
     assert text.startswith("# Reproduction of Bertolotti & Cazzola")
+    assert "Quick mode: geometry claims only" in text and "docs/results/full-mode" in text
     counted = [c for c in claims if not c["reference"]]
     assert f"{sum(c['passed'] for c in counted)} of {len(counted)} claims pass" in text and "## Learning" in text
     assert {c["experiment"] for c in claims} == {"xor", "twins", "quadrants"}
