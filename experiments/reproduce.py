@@ -488,8 +488,8 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
         lines += ["Quick mode: geometry claims only. Learning parity comes late and suddenly (grokking), so "
                   "the accuracy claims need the full 150,000-step protocol (`tying reproduce paper`). Expect "
                   "most XOR geometry claims to fail here as well: the geometry follows learning, and "
-                  f"{plan.xor_steps:,} steps at the paper's rate do not learn parity. The full mode's report is committed in the "
-                  "project's docs/results/full-mode.", ""]
+                  f"{plan.xor_steps:,} steps at the paper's rate do not learn parity. The full mode's report "
+                  "is committed in the project's docs/results/full-mode.", ""]
     lines += ["Pairs that involve a symbol that never occurs (weight 0, like `0b` in NDH/YDH) are left out of "
               "every distance claim: their output rows are only pushed away.", ""]
     lines += ["| experiment | claim | prediction | measured (mean ± sd over seeds) | result | note |",
