@@ -77,9 +77,12 @@ class Plan:
 # steps at the paper's rate); 2000 twins steps are what the twin geometry needs; the quadrants would
 # need more than 3x their 800 steps (2500 were not enough), which does not fit.
 QUICK = Plan(seeds=(0, 1, 2, 3, 4), xor_archs=("transformer", "mixer", "bilinear"), xor_steps=10_000,
-             xor_record=200, twins_steps=2000, twins_sequences=4000, twins_batch=64, quadrant_archs=("transformer",), quadrant_steps=800, quadrant_sequences=3000, quadrant_batch=64)
+             xor_record=200, twins_steps=2000, twins_sequences=4000, twins_batch=64,
+             quadrant_archs=("transformer",), quadrant_steps=800, quadrant_sequences=3000, quadrant_batch=64)
 FULL = Plan(seeds=(0, 1, 2, 3, 4), xor_archs=("transformer", "mixer", "bilinear"), xor_steps=150_000,
-            xor_record=1000, twins_steps=20_000, twins_sequences=20_000, twins_batch=64, quadrant_archs=("transformer", "lstm"), quadrant_steps=20_000, quadrant_sequences=20_000, quadrant_batch=64)
+            xor_record=1000, twins_steps=20_000, twins_sequences=20_000, twins_batch=64,
+            quadrant_archs=("transformer", "lstm"), quadrant_steps=20_000, quadrant_sequences=20_000,
+            quadrant_batch=64)
 
 TWINS_TOPK, TWINS_P = 100, 0.5
 # one pair of toy-english words per relation quadrant; the transforms that make it so
