@@ -371,12 +371,14 @@ def _twinned(c: Corpus) -> list:
 
 def quadrant_values(groups: dict, figure_arch: str) -> tuple:
     """Claims for every architecture, and the figure's values for figure_arch."""
-    values, claims = {}, []
+    values, claims, ratios = {}, [], {}
     for (ci, arch, tied), g in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0], not kv[0][2])):
         name = list(QUADRANTS)[ci]
         pair = QUADRANTS[name]["pair"]
+        seeds = [r.train_cfg.seed for r in g.runs]
         for t in (["tied"] if tied else ["untied input", "untied output"]):
             v = lm_pair_ratio(g, pair, t)
+            ratios[name, arch, t] = dict(zip(seeds, v))
             if arch == figure_arch:  # the figure shows one architecture
                 values.setdefault(name, {})[t] = v
             want = PREDICTED[name][t]
@@ -389,25 +391,22 @@ def quadrant_values(groups: dict, figure_arch: str) -> tuple:
             claims.append(Claim("quadrants", f"{arch}, {name} {pair}: {t} rows {want}",
                                 f"d / median(random pairs) {'<=' if want == 'close' else '>'} {WELL_BELOW}",
                                 list(v), ok, reference=name == "not SE & not CE"))
-    return values, claims + split_contrasts(groups)
+    return values, claims + split_contrasts(ratios)
 
 
-def split_contrasts(groups: dict) -> list:
+def split_contrasts(ratios: dict) -> list:
     """The same pair split 0.1/0.9 (DH broken) against 0.5/0.5 (DH intact), paired by seed: the tables
     that hold output rows should keep the skewed pair further apart.  Only CE differs between the two
-    corpora, so this is the controlled form of the 'apart' claims above."""
-    names = list(QUADRANTS)
-    skewed, balanced = names.index("SE & not CE"), names.index("SE & CE")
+    corpora, so this is the controlled form of the 'apart' claims above.  ``ratios`` maps (quadrant,
+    arch, table) to {seed: d / median(random pairs)}."""
     pair = QUADRANTS["SE & not CE"]["pair"]
     claims = []
-    for arch in sorted({arch for _, arch, _ in groups}):
-        for tied, t in ((True, "tied"), (False, "untied output")):
-            gs, gb = groups.get((skewed, arch, tied)), groups.get((balanced, arch, tied))
-            if not (gs and gb):
+    for arch in sorted({arch for _, arch, _ in ratios}):
+        for t in ("tied", "untied output"):
+            skewed, balanced = ratios.get(("SE & not CE", arch, t)), ratios.get(("SE & CE", arch, t))
+            if not (skewed and balanced):
                 continue
-            by_seed = dict(zip((r.train_cfg.seed for r in gb.runs), lm_pair_ratio(gb, pair, t)))
-            v = [float(x / by_seed[r.train_cfg.seed]) for r, x in zip(gs.runs, lm_pair_ratio(gs, pair, t))
-                 if r.train_cfg.seed in by_seed]
+            v = [float(x / balanced[seed]) for seed, x in skewed.items() if seed in balanced]
             claims.append(Claim("quadrants", f"{arch}, split 0.1/0.9 against 0.5/0.5 {pair}: {t} rows further "
                                 "apart when the DH is broken", "[d / median(random pairs)] skewed / balanced > 1",
                                 v, bool(v) and bool(np.all(np.array(v) > 1)), note="paired by seed"))
