@@ -163,6 +163,12 @@ def holds(prediction: dict, m: dict) -> dict:
     return out
 
 
+def _counts(prediction: dict, measured: list) -> dict:
+    """{role: in how many seeds its predicted sign holds}."""
+    ok = [holds(prediction, m) for m in measured]
+    return {role: sum(o[role] for o in ok) for role in prediction}
+
+
 def needed(n: int, alpha: float = ALPHA) -> int:
     """The fewest successes in n seeds for which a one-sided sign test rejects p = 1/2 at alpha."""
     return next(k for k in range(n + 1) if sum(comb(n, j) for j in range(k, n + 1)) / 2 ** n <= alpha)
@@ -238,13 +244,12 @@ def numeric(quick: bool = True) -> Result:
             res.number(**{f"{arch} {q}": [m[q] for m in ms]})
             # reported, not checked: the theory forces no pair-specific cost when d leaves room (docs/theory.md)
             res.number(**{f"{arch} {q} tied excess cost > 0": f"{sum(m[q]['excess'] > 0 for m in ms)}/{n_seeds}"})
-            counts = {role: sum(holds(PREDICTIONS[q], m[q])[role] for m in ms) for role in PREDICTIONS[q]}
+            counts = _counts(PREDICTIONS[q], [m[q] for m in ms])
             for role, count in counts.items():
                 res.check(f"{arch} {q}: {role} {PREDICTIONS[q][role]}", count >= k, f"{count}/{n_seeds}")
             matched += all(c >= k for c in counts.values())
             # the opposite quadrant's prediction must fail the same test on this pair's measurements
-            other = PREDICTIONS[OPPOSITE[q]]
-            fits = all(sum(holds(other, m[q])[role] for m in ms) >= k for role in other)
+            fits = all(c >= k for c in _counts(PREDICTIONS[OPPOSITE[q]], [m[q] for m in ms]).values())
             controls_failed += not fits
             res.control(f"{arch} {q}: the {OPPOSITE[q]} prediction fits this pair", fits)
     res.number(matched=f"{matched}/{len(ARCHS) * len(QUADRANTS)}",
