@@ -12,10 +12,19 @@ Sequence i spells i in binary (most significant bit first), so the corpus
 holds every one of the 2^n strings exactly once.  Splits shuffle the strings
 with the seed and cut them by *cumulative rounding*: split j ends at
 floor(N * (f_0 + ... + f_j) + 1/2).  The sizes sum to N and each is within one
-of N * f_j; n = 7 with 0.9/0.1/0 gives 115/13/0, the paper's ~115 training
-strings.
+of N * f_j; n = 7 with 0.9/0.1/0 gives 115/13/0.
+
+``paper_split=True`` is the split of the paper's code instead, which every run
+of the paper shared: the all-ones string is left out (its strings come from
+``range(2**n - 1)``), the 2^n - 1 bit lists, in counting order, are shuffled by
+Python's ``random.Random(split_seed).shuffle`` with the paper's data set seed
+14, and cut by truncation into floor(0.9 M) train, floor(0.1 M) validation and
+the rest test: 114/12/1 for n = 7.  Another ``split_seed`` gives a random split
+of the same shape, which is what a study of split sensitivity compares it with.
 """
 from __future__ import annotations
+
+import random
 
 import numpy as np
 
@@ -25,6 +34,7 @@ from .errors import InputError
 MEANINGS = ("bit0", "bit1", "label0", "label1", "mask")
 MAX_BITS = 20
 WEIGHT_TOL = 1e-9
+PAPER_SPLIT_SEED = 14  # the paper's data set seed: its experiments' --seed never reached the data set
 
 
 def check_weights(values, name: str) -> np.ndarray:
@@ -74,15 +84,43 @@ def variant_names(prefix: str, k: int) -> list[str]:
     return names
 
 
-def parity_corpus(bits: int = 7, zero=(0.1, 0.9), one=(0.5, 0.5), splits=(0.9, 0.1, 0.0), seed: int = 42) -> Corpus:
-    """All 2^bits parity strings, MLM with exactly one masked bit (never the label)."""
+def paper_split_assignment(bits: int, split_seed: int = PAPER_SPLIT_SEED) -> np.ndarray:
+    """Split index (0 train, 1 validation, 2 test) of strings 0 .. 2^bits - 2 under the paper's rule."""
+    order = list(range(2**bits - 1))  # string i is i's bit list, so shuffling ids shuffles the bit lists
+    random.Random(split_seed).shuffle(order)
+    M = len(order)
+    n_train, n_val = int(M * 0.9), int(M * 0.1)
+    split = np.empty(M, np.int8)
+    split[order[:n_train]], split[order[n_train:n_train + n_val]], split[order[n_train + n_val:]] = 0, 1, 2
+    return split
+
+
+def _nonneg_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InputError(f"{what} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def parity_corpus(bits: int = 7, zero=(0.1, 0.9), one=(0.5, 0.5), splits=(0.9, 0.1, 0.0), seed: int = 42,
+                  paper_split: bool = False, split_seed: int | None = None) -> Corpus:
+    """All 2^bits parity strings, MLM with exactly one masked bit (never the label).
+
+    ``paper_split``: the paper's split (module docstring) instead of ``splits`` and ``seed``; its
+    shuffle seed is ``split_seed``, by default the paper's 14.  Without it ``split_seed`` is refused:
+    ``seed`` already seeds that split."""
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_BITS:
         raise InputError(f"number of bits must be an integer in 1..{MAX_BITS}, got {bits!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-    bits, seed = int(bits), int(seed)
+    bits, seed = int(bits), _nonneg_int(seed, "seed")
+    if not isinstance(paper_split, (bool, np.bool_)):
+        raise InputError(f"paper_split must be true or false, got {paper_split!r}")
     wz, wo = check_weights(zero, "zero"), check_weights(one, "one")
     fr = check_fractions(splits)
+    if paper_split:
+        split_seed = PAPER_SPLIT_SEED if split_seed is None else _nonneg_int(split_seed, "split seed")
+        if bits < 4:  # fewer than 10 strings would leave the paper's validation split empty
+            raise InputError(f"the paper's split needs at least 4 bits, got {bits}")
+    elif split_seed is not None:
+        raise InputError("a split seed goes with the paper's split only (the corpus seed seeds the default split)")
     kz, ko = len(wz), len(wo)
     label0, mask = kz + ko, kz + ko + 2
     vocab = variant_names("0", kz) + variant_names("1", ko) + ["L0", "L1", "[MASK]"]
@@ -97,13 +135,19 @@ def parity_corpus(bits: int = 7, zero=(0.1, 0.9), one=(0.5, 0.5), splits=(0.9, 0
                        start_class=0, copy_src=np.full(len(MEANINGS), -1, np.int32),
                        copy_map=np.full(len(vocab), -1, np.int32))
 
-    N = 2**bits
+    N = 2**bits - 1 if paper_split else 2**bits
     b = (np.arange(N, dtype=np.int32)[:, None] >> np.arange(bits - 1, -1, -1, dtype=np.int32)) & 1
     rows = np.concatenate([b, 2 + b.sum(1, keepdims=True) % 2], axis=1)  # meaning 2/3 = label0/label1
     maskable = np.ones(rows.shape, bool)
     maskable[:, -1] = False
-    split = np.empty(N, np.int8)
-    split[np.random.default_rng(seed).permutation(N)] = np.repeat(np.arange(3, dtype=np.int8), split_sizes(N, fr))
+    if paper_split:
+        split = paper_split_assignment(bits, split_seed)
+    else:
+        split = np.empty(N, np.int8)
+        split[np.random.default_rng(seed).permutation(N)] = np.repeat(np.arange(3, dtype=np.int8),
+                                                                      split_sizes(N, fr))
+    params = {"bits": bits, "zero": wz.tolist(), "one": wo.tolist()}
+    params.update({"paper_split": True, "split_seed": split_seed} if paper_split else {"splits": fr.tolist()})
 
     syms = [(s, 0, float(w)) for s, w in enumerate(wz)] + [(kz + s, 1, float(w)) for s, w in enumerate(wo)]
     relations = [_relation(x, y, vocab) for i, x in enumerate(syms) for y in syms[i + 1 :]]
@@ -113,8 +157,7 @@ def parity_corpus(bits: int = 7, zero=(0.1, 0.9), one=(0.5, 0.5), splits=(0.9, 0
         real=real, task="mlm", mask_rate=0.0,
         specials={"mask": mask, "pad": -1, "labels": [label0, label0 + 1]},
         relations=relations,
-        provenance={"generator": "parity", "seed": seed, "version": package_version(),
-                    "parameters": {"bits": bits, "zero": wz.tolist(), "one": wo.tolist(), "splits": fr.tolist()}},
+        provenance={"generator": "parity", "seed": seed, "version": package_version(), "parameters": params},
     ).validate()
 
 

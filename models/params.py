@@ -24,6 +24,7 @@ D_V, D_D, D_T, D_LAYERS, D_HEADS, D_FF, D_CFF, D_ACT, D_CAUSAL, D_BIAS, D_R, D_P
 N_DIMS = 14
 ARCH_CODE = {"bilinear": 0, "mixer": 1, "transformer": 2, "lstm": 3}
 ACT_CODE = {"relu": 0, "gelu": 1}
+OUTPUT_ROWS_STREAM = 1  # second entropy word of the untied output rows' generator (see init_params)
 
 COMMON = ("emb", "out_bias", "pos")
 EMB, OUT_BIAS, POS = range(3)
@@ -115,13 +116,21 @@ def layout(cfg: ModelConfig):
 
 def init_params(cfg: ModelConfig, seed: int) -> np.ndarray:
     """torch's default distributions: embeddings N(0,1); Linear U(+-1/sqrt(fan_in));
-    the attention input projection Xavier-uniform; LayerNorm ones and zeros; zero biases where torch zeroes them."""
+    the attention input projection Xavier-uniform; LayerNorm ones and zeros; zero biases where torch zeroes them.
+    Every tensor but the untied output rows is drawn from one generator seeded with ``seed``, in layout
+    order; those rows from a generator seeded with ``[seed, OUTPUT_ROWS_STREAM]``."""
     _, _, bl, offs, _, size = layout(cfg)
     rng = np.random.default_rng(seed)
     P = np.empty(size, np.float64)
     for (name, shape, init), a, b in zip(bl, offs[:-1], offs[1:]):
         n = b - a
-        if init == "normal":
+        if name == "emb":
+            # Rows past the V input rows (untied output rows) come from their own stream, so that at one
+            # seed a tied and an untied model start with the same values in every tensor they share.
+            n_in = cfg.vocab_size * cfg.d
+            P[a:a + n_in] = rng.standard_normal(n_in)
+            P[a + n_in:b] = np.random.default_rng([seed, OUTPUT_ROWS_STREAM]).standard_normal(n - n_in)
+        elif init == "normal":
             P[a:b] = rng.standard_normal(n)
         elif init == "zeros":
             P[a:b] = 0.0

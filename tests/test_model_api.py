@@ -132,3 +132,21 @@ def test_bad_batches_raise_input_error():
         m.loss(ex([[4, 1, 2, 3]], [4], sym=(V,)))
     with pytest.raises(InputError, match="batch 1"):
         m.loss(ex([[4, 1, 2, 3]], [4]), s=1)
+
+
+@pytest.mark.parametrize("arch", ["bilinear", "mixer", "transformer", "lstm"])
+def test_tied_and_untied_share_every_initial_value_at_one_seed(arch):
+    """Pairing by seed: a tied and an untied model of one seed differ only by the untied output rows."""
+    c = corpus()
+    tied, untied = (Model.from_corpus(c, ModelConfig(arch=arch, tied=t, positional=True), seed=7) for t in (True, False))
+    vt, vu = params.views(tied.cfg, tied.P), params.views(untied.cfg, untied.P)
+    assert vt.keys() == vu.keys()
+    for name in vt:
+        if name == "emb":
+            np.testing.assert_array_equal(vt[name], vu[name][:V])
+        else:
+            np.testing.assert_array_equal(vt[name], vu[name], err_msg=name)
+    np.testing.assert_array_equal(tied.E_in(), untied.E_in())
+    assert not np.allclose(untied.E_out(), untied.E_in())  # the output rows are drawn, not copied
+    other = Model.from_corpus(c, ModelConfig(arch=arch, tied=False, positional=True), seed=8)
+    assert not np.allclose(other.E_out(), untied.E_out()) and not np.allclose(other.E_in(), untied.E_in())

@@ -144,3 +144,44 @@ def test_chi2_statistic_can_fail():
     c = parity_corpus(7, zero=(0.15, 0.85), seed=1)
     counts = np.bincount(realized(Stream(c, "train", seed=123).next(150)).ravel(), minlength=7)
     assert chi2(counts[:2], (0.1, 0.9)) > CHI2_999[1]
+
+
+def _paper_strings_by_split(bits, seed):
+    """The paper's data set code, re-derived: bit lists of range(2**bits - 1), random.Random(seed).shuffle,
+    then [:int(.9 M)], the next int(.1 M), the rest."""
+    import random
+
+    samples = [[int(ch) for ch in format(x, f"0{bits}b")] for x in range(2**bits - 1)]
+    random.Random(seed).shuffle(samples)
+    n_tr, n_va = int(len(samples) * .9), int(len(samples) * .1)
+    parts = samples[:n_tr], samples[n_tr:n_tr + n_va], samples[n_tr + n_va:]
+    return [sorted(int("".join(map(str, s)), 2) for s in part) for part in parts]
+
+
+@pytest.mark.parametrize("bits,seed", [(7, 14), (7, 3), (5, 14), (9, 0)])
+def test_paper_split_matches_the_papers_rule(bits, seed):
+    c = parity_corpus(bits, paper_split=True, split_seed=seed)
+    ints, labels, _ = strings(c)
+    assert ints == list(range(2**bits - 1))  # the all-ones string is absent
+    assert list(labels) == [2 + bin(x).count("1") % 2 for x in ints]
+    ours = [sorted(np.asarray(ints)[c.split == k].tolist()) for k in range(3)]
+    assert ours == _paper_strings_by_split(bits, seed)
+
+
+def test_paper_split_default_is_the_papers():
+    c = parity_corpus(7, paper_split=True)
+    assert np.bincount(c.split, minlength=3).tolist() == [114, 12, 1]
+    ints, _, _ = strings(c)
+    assert sorted(np.asarray(ints)[c.split == 1].tolist()) == _paper_strings_by_split(7, 14)[1]
+    assert c.provenance["parameters"] == {"bits": 7, "zero": [0.1, 0.9], "one": [0.5, 0.5],
+                                          "paper_split": True, "split_seed": 14}
+    assert not np.array_equal(c.split, parity_corpus(7, paper_split=True, split_seed=15).split)
+
+
+def test_paper_split_refuses_what_it_overrides():
+    with pytest.raises(InputError, match="split seed goes with the paper"):
+        parity_corpus(7, split_seed=3)
+    with pytest.raises(InputError, match="at least 4 bits"):
+        parity_corpus(3, paper_split=True)
+    with pytest.raises(InputError, match="split seed must be"):
+        parity_corpus(7, paper_split=True, split_seed=-1)

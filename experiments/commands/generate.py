@@ -67,10 +67,15 @@ def write_corpus(corpus: Corpus, args) -> Path:
 
 
 def run_parity(args) -> int:
+    if args.paper_split and (args.splits is not None or args.seed is not None):
+        raise InputError("--paper-split fixes the split: it takes --split-seed, not --splits or --seed")
+    if args.split_seed is not None and not args.paper_split:
+        raise InputError("--split-seed goes with --paper-split (without it, --seed seeds the split)")
     check_output(args)
     corpus = parity_corpus(
         bits=args.bits, zero=weight_list(args.zero, "--zero"), one=weight_list(args.one, "--one"),
-        splits=float_list(args.splits, "--splits"), seed=args.seed,
+        splits=float_list(args.splits or "0.9,0.1,0", "--splits"), seed=42 if args.seed is None else args.seed,
+        paper_split=args.paper_split, split_seed=args.split_seed,
     )
     write_corpus(corpus, args)
     return 0
@@ -94,10 +99,17 @@ def register(subparsers) -> None:
     for bit, default in (("zero", "0.1,0.9"), ("one", "0.5,0.5")):
         pp.add_argument(f"--{bit}", default=default, metavar="W,W,...",
                         help=f"weights of the surface variants of bit {bit} (default %(default)s)")
-    pp.add_argument("--splits", default="0.9,0.1,0", metavar="TRAIN,VAL,TEST",
+    pp.add_argument("--splits", default=None, metavar="TRAIN,VAL,TEST",
                     help="fractions of the 2^BITS strings, rounded cumulatively; 1,0,0 puts the whole "
-                    "population in train (default %(default)s)")
-    add_seed_option(pp, help="seed of the split shuffle")
+                    "population in train (default 0.9,0.1,0)")
+    pp.add_argument("--seed", type=_seed, default=None, metavar="S", help="seed of the split shuffle (default 42)")
+    pp.add_argument("--paper-split", action="store_true",
+                    help="the split of the paper's code, shared by all its runs: the all-ones string left out, "
+                    "the other 2^BITS - 1 shuffled by Python's random.Random(14) and cut 90%%/10%%/rest by "
+                    "truncation (114/12/1 strings for 7 bits)")
+    pp.add_argument("--split-seed", type=_seed, default=None, metavar="S",
+                    help="with --paper-split: another shuffle seed, for a random split of the paper's shape "
+                    "(default 14, the paper's)")
     add_output_options(pp)
     pp.set_defaults(func=run_parity)
 
