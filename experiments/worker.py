@@ -106,6 +106,7 @@ def summarize(run, corpus: Corpus, pairs) -> dict:
     s = {"status": run.status, "message": run.message, "final_step": run.final_step,
          "train_loss": last(run.train_loss), "train_acc": last(run.train_acc),
          "val_loss": last(run.val_loss), "val_acc": last(run.val_acc),
+         "fit_loss": last(run.fit_loss), "fit_acc": last(run.fit_acc),
          "best_val_acc": _finite(max(run.val_acc)) if len(run.val_acc) else None}
     if pairs:
         d_in, d_out = run.distances(pairs, "in")[-1], run.distances(pairs, "out")[-1]

@@ -102,12 +102,11 @@ def _nonneg_int(value, what: str) -> int:
 
 
 def parity_corpus(bits: int = 7, zero=(0.1, 0.9), one=(0.5, 0.5), splits=(0.9, 0.1, 0.0), seed: int = 42,
-                  paper_split: bool = False, split_seed: int | None = None) -> Corpus:
+                  paper_split: bool = False, split_seed: int = PAPER_SPLIT_SEED) -> Corpus:
     """All 2^bits parity strings, MLM with exactly one masked bit (never the label).
 
-    ``paper_split``: the paper's split (module docstring) instead of ``splits`` and ``seed``; its
-    shuffle seed is ``split_seed``, by default the paper's 14.  Without it ``split_seed`` is refused:
-    ``seed`` already seeds that split."""
+    ``paper_split``: the paper's split (module docstring) instead of ``splits`` and ``seed``, shuffled
+    with ``split_seed`` (the paper's 14 by default); ``split_seed`` is used by the paper's split only."""
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_BITS:
         raise InputError(f"number of bits must be an integer in 1..{MAX_BITS}, got {bits!r}")
     bits, seed = int(bits), _nonneg_int(seed, "seed")
@@ -115,12 +114,9 @@ def parity_corpus(bits: int = 7, zero=(0.1, 0.9), one=(0.5, 0.5), splits=(0.9, 0
         raise InputError(f"paper_split must be true or false, got {paper_split!r}")
     wz, wo = check_weights(zero, "zero"), check_weights(one, "one")
     fr = check_fractions(splits)
-    if paper_split:
-        split_seed = PAPER_SPLIT_SEED if split_seed is None else _nonneg_int(split_seed, "split seed")
-        if bits < 4:  # fewer than 10 strings would leave the paper's validation split empty
-            raise InputError(f"the paper's split needs at least 4 bits, got {bits}")
-    elif split_seed is not None:
-        raise InputError("a split seed goes with the paper's split only (the corpus seed seeds the default split)")
+    split_seed = _nonneg_int(split_seed, "split seed")
+    if paper_split and bits < 4:  # fewer than 10 strings would leave the paper's validation split empty
+        raise InputError(f"the paper's split needs at least 4 bits, got {bits}")
     kz, ko = len(wz), len(wo)
     label0, mask = kz + ko, kz + ko + 2
     vocab = variant_names("0", kz) + variant_names("1", ko) + ["L0", "L1", "[MASK]"]

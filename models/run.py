@@ -6,7 +6,8 @@ status), ``metrics.csv`` (one row per recorded step) and ``embeddings.npz``
 emb[out_row[s]] and b_out at each recorded step, plus the final flat params).
 Step s means "after s updates"; the train loss at step s is the loss of the
 batch of step s at those parameters (in population mode: the exact training
-loss).
+loss); ``fit_loss``/``fit_acc`` are the loss and accuracy on the whole training
+split (its exact population when enumerable), recorded with validation.
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from generators.errors import InputError
 from .config import ModelConfig, TrainConfig
 
 STATUSES = ("completed", "diverged", "interrupted")
-METRICS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+# train_loss/acc: the step's batch; fit_loss/acc: the whole training split (exact when enumerable).
+METRICS = ("step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "fit_loss", "fit_acc")
+OLD_METRICS = METRICS[:6]  # run folders written before the training-split evaluation was recorded
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Run:
     val_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     val_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
     val_acc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fit_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # training-split evaluation
+    fit_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fit_acc: np.ndarray = field(default_factory=lambda: np.zeros(0))
     emb_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     E_in: np.ndarray | None = None  # (R, V, d)
     E_out: np.ndarray | None = None  # (R, V, d)
@@ -77,11 +83,13 @@ class Run:
 
     def metrics_csv(self) -> str:
         val = dict(zip(self.val_steps.tolist(), zip(self.val_loss.tolist(), self.val_acc.tolist())))
+        fit = dict(zip(self.fit_steps.tolist(), zip(self.fit_loss.tolist(), self.fit_acc.tolist())))
         lines = [",".join(METRICS)]
         for s, l, a, r in zip(self.steps.tolist(), self.train_loss.tolist(), self.train_acc.tolist(),
                               self.lr.tolist()):
             vl, va = val.get(s, (np.nan, np.nan))
-            lines.append(",".join([str(s)] + [repr(float(x)) for x in (l, a, vl, va, r)]))
+            fl, fa = fit.get(s, (np.nan, np.nan))
+            lines.append(",".join([str(s)] + [repr(float(x)) for x in (l, a, vl, va, r, fl, fa)]))
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | Path, force: bool = False) -> Path:
@@ -94,7 +102,7 @@ class Run:
         """Write the run's three files into a folder the caller makes atomic (``save``, or a sweep's run)."""
         folder = Path(folder)
         # the validation steps, explicitly: a NaN validation loss (a diverged run) is still a point
-        cfg = {**self.config(), "val_steps": self.val_steps.tolist()}
+        cfg = {**self.config(), "val_steps": self.val_steps.tolist(), "fit_steps": self.fit_steps.tolist()}
         (folder / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         (folder / "metrics.csv").write_text(self.metrics_csv())
         np.savez_compressed(folder / "embeddings.npz", steps=self.emb_steps, E_in=self.E_in, E_out=self.E_out,
@@ -112,9 +120,11 @@ class Run:
             model_cfg, train_cfg = ModelConfig(**c["model"]), TrainConfig(**c["train"])
             with files[1].open() as f:
                 rows = list(csv.reader(f))
-            if tuple(rows[0]) != METRICS:
+            if tuple(rows[0]) not in (METRICS, OLD_METRICS):
                 raise InputError(f"{files[1]} has columns {rows[0]}, expected {list(METRICS)}")
-            m = np.array(rows[1:], dtype=np.float64).reshape(-1, len(METRICS))
+            m = np.array(rows[1:], dtype=np.float64).reshape(-1, len(rows[0]))
+            if m.shape[1] == len(OLD_METRICS):
+                m = np.concatenate([m, np.full((len(m), 2), np.nan)], axis=1)
             with np.load(files[2], allow_pickle=False) as z:
                 emb = {k: z[k] for k in ("steps", "E_in", "E_out", "b_out", "params")}
         except (KeyError, TypeError, ValueError, OSError, IndexError) as e:
@@ -122,8 +132,10 @@ class Run:
                 raise
             raise InputError(f"run folder {path} is unreadable ({type(e).__name__}: {e})") from None
         has_val = np.isin(m[:, 0], c["val_steps"]) if "val_steps" in c else ~np.isnan(m[:, 3])
+        has_fit = np.isin(m[:, 0], c.get("fit_steps", []))
         return cls(model_cfg, train_cfg, c["corpus"], c["status"], c["message"],
                    steps=m[:, 0].astype(np.int64), train_loss=m[:, 1], train_acc=m[:, 2], lr=m[:, 5],
                    val_steps=m[has_val, 0].astype(np.int64), val_loss=m[has_val, 3], val_acc=m[has_val, 4],
+                   fit_steps=m[has_fit, 0].astype(np.int64), fit_loss=m[has_fit, 6], fit_acc=m[has_fit, 7],
                    emb_steps=emb["steps"], E_in=emb["E_in"], E_out=emb["E_out"], b_out=emb["b_out"],
                    params=emb["params"])

@@ -3,8 +3,9 @@
 Sampled mode draws the paper's stream in chunks of C steps (C depends only on
 the batch shape, so the trajectory does not depend on how often we record);
 population mode reuses the exact training population as one batch every step.
-Validation uses the exact validation population when it is enumerable, else a
-fixed seeded sample of the validation stream.
+Every ``eval_every`` steps the model is evaluated on the validation split and
+on the training split (the accuracy the paper plotted): on a split's exact
+population when it is enumerable, else on a fixed seeded sample of its stream.
 """
 from __future__ import annotations
 
@@ -52,16 +53,22 @@ def _arrays(ex: Examples) -> tuple:
             np.ascontiguousarray(ex.tgt_w, np.float64))
 
 
-def validation_set(corpus: Corpus, batch_size: int, seed: int) -> Examples | None:
-    if len(corpus.split_ids("validation")) == 0:
+def eval_set(corpus: Corpus, split: str, batch_size: int, seed: int) -> Examples | None:
+    """The exact population of a split when it is enumerable, else a fixed seeded sample of its stream
+    (seed purpose 2 for validation, 3 for the training split); None for an empty split."""
+    if len(corpus.split_ids(split)) == 0:
         return None
-    if not_enumerable(corpus, "validation") is None:
+    if not_enumerable(corpus, split) is None:
         try:
-            return enumerate_population(corpus, "validation")
+            return enumerate_population(corpus, split)
         except InputError:  # e.g. no maskable position: fall back to the stream
             pass
-    stream = Stream(corpus, "validation", batch_size, derived_seed(seed, 2))
+    stream = Stream(corpus, split, batch_size, derived_seed(seed, 2 if split == "validation" else 3))
     return stream.next(max(1, -(-VAL_SAMPLE // stream.batch)))
+
+
+def validation_set(corpus: Corpus, batch_size: int, seed: int) -> Examples | None:
+    return eval_set(corpus, "validation", batch_size, seed)
 
 
 class _Trainer:
@@ -132,10 +139,12 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     if len(corpus.split_ids("train")) == 0:
         raise InputError("the train split of the corpus is empty")
     tr = _Trainer(corpus, Model.from_corpus(corpus, model_cfg, seed=tc.seed), tc)
-    val = validation_set(corpus, tc.batch_size, tc.seed)
+    val, fit = (eval_set(corpus, split, tc.batch_size, tc.seed) for split in ("validation", "train"))
     val = None if val is None else _arrays(val)
+    fit = _arrays(fit)
     run = Run(tr.cfg, tc, corpus_info(corpus))
-    curve, vcurve, embs = {}, {}, []  # step -> (loss, acc); [(step, E_in, E_out, b_out)]
+    # step -> (loss, acc) of the batch, of the validation set, of the training set; [(step, E_in, E_out, b_out)]
+    curve, vcurve, fcurve, embs = {}, {}, {}, []
 
     kept = {}  # step -> parameters at the last two records, for an interrupt to return to
 
@@ -145,9 +154,13 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
             del kept[min(kept)]
         if s % tc.record_every == 0 or s == tc.steps:
             embs.append((s, *tr.snapshot()))
-        if val is not None and (s % tc.eval_every == 0 or s == tc.steps):
-            vcurve[s] = tr.loss_here(val)
-            bar.set_postfix(val_loss=f"{vcurve[s][0]:.4f}", val_acc=f"{vcurve[s][1]:.3f}", refresh=False)
+        if s % tc.eval_every == 0 or s == tc.steps:
+            fcurve[s] = tr.loss_here(fit)
+            shown = {"train_acc": f"{fcurve[s][1]:.3f}"}
+            if val is not None:
+                vcurve[s] = tr.loss_here(val)
+                shown.update(val_loss=f"{vcurve[s][0]:.4f}", val_acc=f"{vcurve[s][1]:.3f}")
+            bar.set_postfix(shown, refresh=False)
 
     bar = tqdm(total=tc.steps, disable=not (progress and tc.progress), unit="step", dynamic_ncols=True, leave=False)
     s = 0
@@ -197,6 +210,9 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     vs = [t for t in sorted(vcurve) if t in curve]
     run.val_steps = np.array(vs, np.int64)
     run.val_loss, run.val_acc = (np.array([vcurve[t][k] for t in vs], np.float64) for k in (0, 1))
+    fs = [t for t in sorted(fcurve) if t in curve]
+    run.fit_steps = np.array(fs, np.int64)
+    run.fit_loss, run.fit_acc = (np.array([fcurve[t][k] for t in fs], np.float64) for k in (0, 1))
     run.emb_steps = np.array([e[0] for e in embs], np.int64)
     run.E_in, run.E_out, run.b_out = (np.stack([e[k] for e in embs]) for k in (1, 2, 3))
     run.params = tr.P.copy()

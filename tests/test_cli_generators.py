@@ -211,3 +211,19 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr and p.stdout == ""
     assert p.stderr == "tying generate: error: --zero weights must sum to 1, got 0.5,0.6 (sum 1.1)\n"
     assert not out.exists()
+
+
+def test_generate_parity_paper_split(tmp_path, capsys):
+    path = tmp_path / "paper.npz"
+    rc, out, _ = run(capsys, "generate", "parity", "--paper-split", "-o", path)
+    assert rc == 0 and "127 sequences (train 114, validation 12, test 1)" in out
+    from generators.parity import parity_corpus
+    assert Corpus.load(path).digest() == parity_corpus(7, paper_split=True).digest()
+    rc, _, _ = run(capsys, "generate", "parity", "--paper-split", "--split-seed", 3, "-o", tmp_path / "s3.npz")
+    assert rc == 0 and Corpus.load(tmp_path / "s3.npz").digest() == parity_corpus(7, paper_split=True,
+                                                                                  split_seed=3).digest()
+    for bad, word in ((["--paper-split", "--splits", "1,0,0"], "--splits"), (["--split-seed", 3], "--paper-split"),
+                      (["--paper-split", "--bits", 3], "4 bits")):
+        rc, _, err = run(capsys, "generate", "parity", *bad, "-o", tmp_path / "bad.npz")
+        assert_input_error(rc, err, tmp_path, word)
+        assert not (tmp_path / "bad.npz").exists()

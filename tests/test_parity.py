@@ -178,9 +178,8 @@ def test_paper_split_default_is_the_papers():
     assert not np.array_equal(c.split, parity_corpus(7, paper_split=True, split_seed=15).split)
 
 
-def test_paper_split_refuses_what_it_overrides():
-    with pytest.raises(InputError, match="split seed goes with the paper"):
-        parity_corpus(7, split_seed=3)
+def test_paper_split_options():
+    np.testing.assert_array_equal(parity_corpus(7, split_seed=3).split, parity_corpus(7).split)  # unused
     with pytest.raises(InputError, match="at least 4 bits"):
         parity_corpus(3, paper_split=True)
     with pytest.raises(InputError, match="split seed must be"):

@@ -15,7 +15,7 @@ import numpy as np
 from generators import atomic
 from generators.corpus import SPLITS, Corpus
 from generators.errors import InputError
-from generators.parity import MAX_BITS, check_weights, parity_corpus
+from generators.parity import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
 
 
 def _seed(text: str) -> int:
@@ -75,7 +75,7 @@ def run_parity(args) -> int:
     corpus = parity_corpus(
         bits=args.bits, zero=weight_list(args.zero, "--zero"), one=weight_list(args.one, "--one"),
         splits=float_list(args.splits or "0.9,0.1,0", "--splits"), seed=42 if args.seed is None else args.seed,
-        paper_split=args.paper_split, split_seed=args.split_seed,
+        paper_split=args.paper_split, split_seed=PAPER_SPLIT_SEED if args.split_seed is None else args.split_seed,
     )
     write_corpus(corpus, args)
     return 0
