@@ -114,6 +114,7 @@ class TrainConfig:
     eta_min: float = 1e-5
     record_every: int = 100
     eval_every: int = 100
+    record_params: bool = False  # keep the flat parameters at every snapshot, so Run.at(step) is a whole run
     progress: bool = True
 
     def __post_init__(self):

@@ -12,6 +12,7 @@ split (its exact population when enumerable), recorded with validation.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,10 +53,35 @@ class Run:
     E_out: np.ndarray | None = None  # (R, V, d)
     b_out: np.ndarray | None = None  # (R, V), zeros without an output bias
     params: np.ndarray | None = None  # final flat parameters
+    param_hist: np.ndarray | None = None  # (R, size) flat parameters at each snapshot (TrainConfig.record_params)
 
     @property
     def final_step(self) -> int:
         return int(self.steps[-1]) if len(self.steps) else 0
+
+    def at(self, step: int) -> "Run":
+        """The run as it stood after ``step`` updates: curves up to it, snapshots up to it, and (when
+        ``record_params`` kept them) its parameters then.  The optimizer's schedule and the training
+        stream do not depend on the total step count, so this is the run that training for ``step``
+        steps would have given."""
+        step = int(step)
+        hit = np.flatnonzero(self.emb_steps == step)
+        if not len(hit):
+            raise InputError(f"the run has no snapshot at step {step} (its snapshots: every "
+                             f"{self.train_cfg.record_every} steps up to {self.final_step})")
+        k = int(hit[0])
+        if step != self.final_step and self.param_hist is None:
+            raise InputError(f"the run kept no parameters at step {step} (train it with record_params)")
+        keep, kv, kf = self.steps <= step, self.val_steps <= step, self.fit_steps <= step
+        return dataclasses.replace(
+            self, train_cfg=dataclasses.replace(self.train_cfg, steps=step),
+            message=f"{self.message}; read at step {step}", steps=self.steps[keep], train_loss=self.train_loss[keep],
+            train_acc=self.train_acc[keep], lr=self.lr[keep], val_steps=self.val_steps[kv],
+            val_loss=self.val_loss[kv], val_acc=self.val_acc[kv], fit_steps=self.fit_steps[kf],
+            fit_loss=self.fit_loss[kf], fit_acc=self.fit_acc[kf], emb_steps=self.emb_steps[:k + 1],
+            E_in=self.E_in[:k + 1], E_out=self.E_out[:k + 1], b_out=self.b_out[:k + 1],
+            params=self.params if self.param_hist is None else self.param_hist[k].copy(),
+            param_hist=None if self.param_hist is None else self.param_hist[:k + 1])
 
     def model(self):
         """The final parameters as a ``models.model.Model``."""
@@ -105,8 +131,9 @@ class Run:
         cfg = {**self.config(), "val_steps": self.val_steps.tolist(), "fit_steps": self.fit_steps.tolist()}
         (folder / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         (folder / "metrics.csv").write_text(self.metrics_csv())
+        extra = {} if self.param_hist is None else {"param_hist": self.param_hist}
         np.savez_compressed(folder / "embeddings.npz", steps=self.emb_steps, E_in=self.E_in, E_out=self.E_out,
-                            b_out=self.b_out, params=self.params)
+                            b_out=self.b_out, params=self.params, **extra)
 
     @classmethod
     def load(cls, path: str | Path) -> "Run":
@@ -127,6 +154,7 @@ class Run:
                 m = np.concatenate([m, np.full((len(m), 2), np.nan)], axis=1)
             with np.load(files[2], allow_pickle=False) as z:
                 emb = {k: z[k] for k in ("steps", "E_in", "E_out", "b_out", "params")}
+                emb["param_hist"] = z["param_hist"] if "param_hist" in z.files else None
         except (KeyError, TypeError, ValueError, OSError, IndexError) as e:
             if isinstance(e, InputError):
                 raise
@@ -138,4 +166,4 @@ class Run:
                    val_steps=m[has_val, 0].astype(np.int64), val_loss=m[has_val, 3], val_acc=m[has_val, 4],
                    fit_steps=m[has_fit, 0].astype(np.int64), fit_loss=m[has_fit, 6], fit_acc=m[has_fit, 7],
                    emb_steps=emb["steps"], E_in=emb["E_in"], E_out=emb["E_out"], b_out=emb["b_out"],
-                   params=emb["params"])
+                   params=emb["params"], param_hist=emb["param_hist"])

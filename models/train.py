@@ -153,7 +153,7 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
         if len(kept) > 2:
             del kept[min(kept)]
         if s % tc.record_every == 0 or s == tc.steps:
-            embs.append((s, *tr.snapshot()))
+            embs.append((s, *tr.snapshot(), tr.P.copy() if tc.record_params else None))
         if s % tc.eval_every == 0 or s == tc.steps:
             fcurve[s] = tr.loss_here(fit)
             shown = {"train_acc": f"{fcurve[s][1]:.3f}"}
@@ -215,6 +215,7 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     run.fit_loss, run.fit_acc = (np.array([fcurve[t][k] for t in fs], np.float64) for k in (0, 1))
     run.emb_steps = np.array([e[0] for e in embs], np.int64)
     run.E_in, run.E_out, run.b_out = (np.stack([e[k] for e in embs]) for k in (1, 2, 3))
+    run.param_hist = np.stack([e[4] for e in embs]) if tc.record_params else None
     run.params = tr.P.copy()
     if out_dir is not None:
         run.save(out_dir, force)

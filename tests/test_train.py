@@ -391,3 +391,27 @@ def test_installed_command_exits_2_without_traceback(p3_file, tmp_path):
     res = subprocess.run([tying, "train", "--corpus", str(p3_file), "--arch", "gru", "-o", str(tmp_path / "r")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "Traceback" not in res.stderr and "unknown architecture" in res.stderr
+
+
+@pytest.mark.parametrize("arch", ["transformer", "mixer"])
+def test_a_long_run_read_at_a_step_is_the_short_run(p3, arch, tmp_path):
+    """The schedule (periodic cosine) and the stream do not depend on the total step count, so a run of
+    700 steps read at step 300 is, bit for bit, the run of 300 steps (the paper's 150k inside a 600k run)."""
+    cfg = ModelConfig(arch=arch)
+    kw = dict(record_every=20, eval_every=60, t_max=70, batch_size=4, record_params=True)
+    short = train(p3, cfg, tc(steps=300, **kw), **QUIET)
+    long = Run.load(train(p3, cfg, tc(steps=700, **kw), **QUIET).save(tmp_path / "long"))
+    assert long.param_hist.shape == (36, long.params.size)
+    cut = long.at(300)
+    assert cut.train_cfg == short.train_cfg and cut.final_step == 300
+    for name in ("steps", "train_loss", "train_acc", "lr", "val_steps", "val_loss", "val_acc", "fit_steps",
+                 "fit_loss", "fit_acc", "emb_steps", "E_in", "E_out", "b_out", "params", "param_hist"):
+        a, b = getattr(cut, name), getattr(short, name)
+        assert a.shape == b.shape and a.tobytes() == b.tobytes(), name
+    assert long.at(700).params.tobytes() == long.params.tobytes()
+    with pytest.raises(InputError, match="no snapshot at step 310"):
+        long.at(310)
+    bare = train(p3, cfg, tc(steps=100, record_every=20, eval_every=20), **QUIET)
+    assert bare.param_hist is None and bare.at(100).params.tobytes() == bare.params.tobytes()
+    with pytest.raises(InputError, match="record_params"):
+        bare.at(40)
