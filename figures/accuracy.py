@@ -11,12 +11,14 @@ from . import style
 
 
 def plot_accuracy(steps, curves: dict, bayes: float | None, out=None, title: str | None = None, *,
-                  force: bool = False):
+                  force: bool = False, ylabel: str = "validation accuracy"):
     """Draw the accuracy figure; write ``out``.png/.pdf unless ``out`` is None; return the Figure.
 
     ``curves`` maps a series name ("tied", "untied", ...) to an array
     (n_seeds, n_steps) of accuracies in [0, 1]; ``bayes`` is the exact optimum
-    (None draws no ceiling).  Each line's label is its series name.
+    (None draws no ceiling).  Each line's label is its series name.  ``ylabel``
+    names the strings the accuracy is measured on, e.g. "accuracy on the
+    training strings".
     """
     x = style.steps_array(steps)
     if not curves:
@@ -38,7 +40,7 @@ def plot_accuracy(steps, curves: dict, bayes: float | None, out=None, title: str
             ax.axhline(bayes, color="black", linestyle="--", linewidth=0.9,
                        label=f"Bayes optimal ({bayes:.3g})")
         style.step_axis(ax, x)
-        ax.set_ylabel("validation accuracy")
+        ax.set_ylabel(ylabel)
         ax.grid(True, axis="y")
         ax.legend(loc="lower right")
         if title:
