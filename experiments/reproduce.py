@@ -1,29 +1,32 @@
 """`tying reproduce paper`: the paper's experiments, their figures, and a report of claims.
 
-Three experiment families, each one sweep (``experiments.sweep``) into its own folder:
+The experiment families, each one sweep (``experiments.sweep``) into its own folder:
 
 1. ``xor``: parity-7 learned by masked prediction in the paper's three settings
    (DH: zero 0.1/0.9, one 0.5/0.5; NDH: zero 1/0, one 0.1/0.9; YDH: zero 1/0,
    one 0.5/0.5), for the paper-small transformer, mixer and the bilinear model,
-   tied and untied, over five seeds, with the paper's AdamW and cosine schedule.
-2. ``twins``: the paper's BookCorpus experiment made offline: on ``toy-english``
+   tied and untied, over five seeds, with the paper's AdamW and cosine schedule,
+   on the paper's own data split (``parity_corpus(paper_split=True)``).
+2. ``xor-long`` (beyond the paper): the transformer's grid at 4x the steps, to
+   see each claim once learning has finished.
+3. ``splits`` (beyond the paper): DH, untied, on random splits of the paper's
+   shape, against the paper's split: how much learning depends on which strings
+   are held out.
+4. ``twins``: the paper's BookCorpus experiment made offline: on ``toy-english``
    the most frequent words get a twin swapped in with p = 0.5 (SE and CE), and
    twin pairs are compared with random pairs of common words.
-3. ``quadrants`` (beyond the paper): one pair per relation quadrant, tied vs untied.
+5. ``quadrants`` (beyond the paper): one pair per relation quadrant, tied vs untied.
 
 Every claim is evaluated from the saved runs and written to ``REPORT.md`` with
-its prediction, the measured mean +- sd over seeds, and pass or fail.
-
-Quick mode uses fixed step counts chosen to finish in under five minutes on two
-cores of this project's reference machine (fixed, not timed, so a quick run is
-as reproducible as a full one).  Learning parity comes late and suddenly, so
-quick mode reports the geometry claims only; the accuracy claims need the full
-150,000-step protocol.
+its criterion, the measured mean +- sd over seeds (and a 95% interval where it
+states a rate or a paired difference), and pass or fail; the XOR criteria are
+in ``experiments.xor_claims``.  Quick mode runs the paper's full protocol on
+fewer cells and seeds (fixed, not timed, so a quick run is as reproducible as a
+full one).
 """
 from __future__ import annotations
 
 import json
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -33,33 +36,32 @@ import numpy as np
 
 from generators import atomic
 from generators.corpus import Corpus, package_version
-from generators.population import enumerate_population
-from generators.truth import exact as exact_truth
-from models.run import Run
+from generators.parity import PAPER_SPLIT_SEED
 
 from . import sweep as sweeper
-from .spec import load_spec, run_id
-from .worker import corpus_file, finished
+from . import xor_claims as X
+from .results import Claim, Group, load_groups, occurring, table_curves, truth_of
+from .spec import load_spec
+from .worker import finished
 
-SETTINGS = {  # the paper's three XOR settings: weights of the zero and one variants
-    "DH": ([0.1, 0.9], [0.5, 0.5]),
-    "NDH": ([1.0, 0.0], [0.1, 0.9]),
-    "YDH": ([1.0, 0.0], [0.5, 0.5]),
-}
+SETTINGS = X.SETTINGS
 TABLES = ("tied", "untied input", "untied output")
-# The bilinear (CBOW) model's h is the mean of the context's embeddings, a bag of tokens, and parity is
-# not a linear function of the bag: it stays at the majority guess by construction, so its accuracy rows
-# are shown as references and not counted (its geometry rows are).
-CANNOT_LEARN_PARITY = {"bilinear"}
-WELL_BELOW = 0.5  # "well below the median": at most half of it
+WELL_BELOW = X.WELL_BELOW
 
 
 @dataclass(frozen=True)
 class Plan:
     seeds: tuple
+    xor_settings: tuple  # names from SETTINGS
     xor_archs: tuple
     xor_steps: int
-    xor_record: int
+    xor_record: int  # embedding snapshots
+    xor_eval: int  # exact accuracy on the training strings and the held-out strings
+    long_archs: tuple  # the XOR grid again at long_steps (beyond the paper's protocol); () for none
+    long_steps: int
+    split_seeds: tuple  # random splits of the paper's shape (split_seed of the parity generator); () for none
+    split_archs: tuple
+    split_run_seeds: tuple
     twins_steps: int
     twins_sequences: int
     twins_batch: int
@@ -69,20 +71,26 @@ class Plan:
     quadrant_batch: int
 
 
-# The XOR grid is the paper's (transformer, mixer, bilinear). The LSTM is left out of it: at ~3 ms a
-# step its 30 runs of 150,000 steps would take ~2 h of the full mode's wall time on 2 cores. It stays
-# in the full mode's quadrants (20,000 steps), and any sweep spec can train it on parity.
-# Quick, on a fresh install on 2 cores: ~70 s of numba compilation, XOR ~60 s, twins ~13 s, quadrants
-# ~28 s, truth and figures ~25 s.  More XOR steps would not help (parity is not learned before ~30,000
-# steps at the paper's rate); 2000 twins steps are what the twin geometry needs; the quadrants would
-# need more than 3x their 800 steps (2500 were not enough), which does not fit.
-QUICK = Plan(seeds=(0, 1, 2, 3, 4), xor_archs=("transformer", "mixer", "bilinear"), xor_steps=10_000,
-             xor_record=200, twins_steps=2000, twins_sequences=4000, twins_batch=64,
-             quadrant_archs=("transformer",), quadrant_steps=800, quadrant_sequences=3000, quadrant_batch=64)
-FULL = Plan(seeds=(0, 1, 2, 3, 4), xor_archs=("transformer", "mixer", "bilinear"), xor_steps=150_000,
-            xor_record=1000, twins_steps=20_000, twins_sequences=20_000, twins_batch=64,
-            quadrant_archs=("transformer", "lstm"), quadrant_steps=20_000, quadrant_sequences=20_000,
-            quadrant_batch=64)
+# Every XOR run uses the paper's data split (PAPER_SPLIT_SEED), as every run of the paper did; the split
+# experiment compares it with random splits of the same shape.  Costs measured on a 2-core 2.1 GHz Xeon
+# (2026-12): a 150,000-step paper-small run takes ~110 s (transformer), ~50 s (mixer), ~20 s (bilinear).
+# Quick: the paper's full protocol on the transformer for the two settings where the DH is broken, one
+# seed, tied and untied (4 runs, ~230 s on 2 workers), the twins (~15 s) and ~70 s of numba compilation
+# on a fresh install: ~5.5 min.  Fewer steps would not do: on the paper's split, parity is learned
+# between ~30,000 and ~140,000 steps, or not at all.  The quadrants need more steps than fit; they are
+# in the full mode only.
+QUICK = Plan(seeds=(0,), xor_settings=("DH", "NDH"), xor_archs=("transformer",), xor_steps=150_000,
+             xor_record=1000, xor_eval=5000, long_archs=(), long_steps=0, split_seeds=(), split_archs=(),
+             split_run_seeds=(), twins_steps=2000, twins_sequences=4000, twins_batch=64, quadrant_archs=(),
+             quadrant_steps=800, quadrant_sequences=3000, quadrant_batch=64)
+# Full: the paper's grid on its split (90 runs, ~95 min of worker time), the transformer grid at 4x the
+# steps (30 runs of ~7.5 min: ~225 min), 10 random splits x 3 seeds x 2 archs (60 runs, ~80 min), the
+# twins and the transformer's quadrants: ~7 h of worker time, ~3.5 h on 2 cores at these speeds.
+FULL = Plan(seeds=(0, 1, 2, 3, 4), xor_settings=tuple(SETTINGS), xor_archs=("transformer", "mixer", "bilinear"),
+            xor_steps=150_000, xor_record=1000, xor_eval=5000, long_archs=("transformer",), long_steps=600_000,
+            split_seeds=tuple(range(10)), split_archs=("transformer", "mixer"), split_run_seeds=(0, 1, 2),
+            twins_steps=20_000, twins_sequences=20_000, twins_batch=64, quadrant_archs=("transformer",),
+            quadrant_steps=20_000, quadrant_sequences=20_000, quadrant_batch=64)
 
 TWINS_TOPK, TWINS_P = 100, 0.5
 # one pair of toy-english words per relation quadrant; the transforms that make it so
@@ -103,15 +111,34 @@ PREDICTED = {
 
 
 # ------------------------------------------------------------------------------ specs
-def xor_spec(plan: Plan) -> dict:
+def parity_entry(setting: str, split_seed: int = PAPER_SPLIT_SEED) -> dict:
+    """The parity corpus of an XOR setting on the paper's split (or a random one of its shape)."""
+    zero, one = SETTINGS[setting]
+    return {"generator": "parity", "bits": 7, "zero": zero, "one": one, "paper_split": True,
+            "split_seed": split_seed}
+
+
+def xor_spec(plan: Plan, long: bool = False) -> dict:
+    """The paper's XOR grid on its split; ``long``: the same grid for plan.long_archs at plan.long_steps."""
     return {
-        "name": "xor",
+        "name": "xor-long" if long else "xor",
         "seeds": list(plan.seeds),
-        "corpus": [{"generator": "parity", "bits": 7, "zero": z, "one": o, "splits": [0.9, 0.1, 0.0], "seed": 42}
-                   for z, o in SETTINGS.values()],
-        "model": {"arch": list(plan.xor_archs), "tied": [True, False]},
+        "corpus": [parity_entry(s) for s in plan.xor_settings],
+        "model": {"arch": list(plan.long_archs if long else plan.xor_archs), "tied": [True, False]},
+        "train": {"steps": plan.long_steps if long else plan.xor_steps},
+        "record": {"every": plan.xor_record, "eval_every": plan.xor_eval},
+    }
+
+
+def splits_spec(plan: Plan) -> dict:
+    """DH, untied, on random splits of the paper's shape; the paper's own split is in the xor grid."""
+    return {
+        "name": "splits",
+        "seeds": list(plan.split_run_seeds),
+        "corpus": [parity_entry("DH", k) for k in plan.split_seeds],
+        "model": {"arch": list(plan.split_archs), "tied": False},
         "train": {"steps": plan.xor_steps},
-        "record": {"every": plan.xor_record, "eval_every": plan.xor_record},
+        "record": {"every": plan.xor_eval, "eval_every": plan.xor_eval},
     }
 
 
@@ -148,184 +175,7 @@ def quadrant_spec(plan: Plan) -> dict:
     }
 
 
-# ------------------------------------------------------------------------------ loading results
-@dataclass
-class Group:
-    """The runs of one (corpus, arch, tied) cell, one per seed, with their corpus."""
-    corpus: Corpus
-    runs: list
-
-
-def load_groups(out: Path, spec: dict) -> dict:
-    """{(corpus index, arch, tied): Group} for every completed run of a spec."""
-    from .spec import load_spec
-
-    entries = spec["corpus"] if isinstance(spec["corpus"], list) else [spec["corpus"]]
-    groups: dict = {}
-    for ci, entry in enumerate(entries):
-        corpus = None
-        for cfg in load_spec({**spec, "corpus": entry}).runs:
-            folder = out / "runs" / run_id(cfg)
-            summary = _summary(folder)
-            if summary is None or summary["status"] != "completed":
-                continue
-            corpus = corpus or Corpus.load(corpus_file(cfg["corpus"], out))
-            g = groups.setdefault((ci, cfg["model"]["arch"], cfg["model"]["tied"]), Group(corpus, []))
-            g.runs.append(Run.load(folder))
-    return groups
-
-
-def _summary(folder: Path):
-    try:
-        return json.loads((folder / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def table_curves(group: Group, pairs: list, table: str) -> np.ndarray:
-    """(seeds, recorded steps, pairs) distances in one table ("tied" runs have one)."""
-    role = "out" if table == "untied output" else "in"
-    return np.stack([r.distances(pairs, role) for r in group.runs])
-
-
-def occurring(corpus: Corpus) -> set:
-    """Symbols that are ever written (a weight-0 variant never is)."""
-    w = np.where(corpus.real.variants[:, None, :] >= 0, corpus.real.weights, 0.0).max(1)
-    return {int(s) for s, x in zip(corpus.real.variants.ravel(), w.ravel()) if s >= 0 and x > 0}
-
-
-# ------------------------------------------------------------------------------ claims
-@dataclass
-class Claim:
-    experiment: str
-    claim: str
-    prediction: str
-    values: list  # one number per seed
-    passed: bool
-    note: str = ""
-    reference: bool = False  # a control row: shown, not counted (it can hardly fail)
-
-    def measured(self) -> str:
-        v = np.asarray(self.values, float)
-        if v.size == 0:
-            return "no runs"
-        sd = f" ± {v.std(ddof=1):.3g}" if v.size > 1 else ""
-        return f"{v.mean():.3g}{sd} (n={v.size})"
-
-
-def p3_bounds(group: Group, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per run of an untied group: the data's separation bound |log r| / max ||h(x)|| of the output
-    pair (P3, no output bias), where r = p(a|x)/p(b|x) is a constant of the data, and the fit error
-    max_x |<h(x), o_a - o_b> - log r| (the bound assumes a model that reproduces the data's ratio)."""
-    pa, pb = (truth_of(group.corpus, "train").column(s) for s in (a, b))
-    both = (pa > 0) & (pb > 0)
-    ratios = pa[both] / pb[both]
-    if not len(ratios) or np.ptp(ratios) > 1e-9 * ratios.max():
-        raise ValueError(f"p({a}|x)/p({b}|x) is not a constant of the data")
-    log_r = math.log(ratios[0])
-    pop = enumerate_population(group.corpus, "train")
-    mask = np.isin(pop.tgt_sym, [a, b])
-    bounds, errors = [], []
-    for r in group.runs:
-        m = r.model()
-        h = m.hidden(pop)[mask]
-        bounds.append(abs(log_r) / float(np.linalg.norm(h, axis=1).max()))
-        O = m.E_out()
-        errors.append(float(np.abs(h @ (O[a] - O[b]) - log_r).max()))
-    return np.array(bounds), np.array(errors)
-
-
-_TRUTHS: dict = {}
-
-
-def truth_of(corpus: Corpus, split: str):
-    """The exact ground truth of a corpus split, computed once per corpus content."""
-    key = (corpus.digest(), split)
-    if key not in _TRUTHS:
-        _TRUTHS[key] = exact_truth(corpus, split)
-    return _TRUTHS[key]
-
-
-def xor_claims(groups: dict, quick: bool) -> list:
-    claims = []
-    names = list(SETTINGS)
-    for (ci, arch, tied), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], not kv[0][2])):
-        setting = names[ci]
-        live = occurring(g.corpus)
-        pairs = [(a, b) for a in range(4) for b in range(a + 1, 4) if a in live and b in live]
-        tables = ["tied"] if tied else ["untied input", "untied output"]
-        final = {t: table_curves(g, pairs, t)[:, -1, :] for t in tables}
-        first = {t: table_curves(g, pairs, t)[:, 0, :] for t in tables}
-        idx = {p: i for i, p in enumerate(pairs)}
-        others = [i for p, i in idx.items() if p not in ((0, 1), (2, 3))]
-        who = f"{setting} {arch} {'tied' if tied else 'untied'}"
-        if setting == "DH" and not tied:
-            out_curves = table_curves(g, pairs, "untied output")[:, 1:, :]
-            above = (out_curves[:, :, idx[0, 1]] > out_curves[:, :, idx[2, 3]]).mean(1)
-            claims.append(Claim("xor", f"{who}: output distance of the skewed pair (0,1) stays above the "
-                                "balanced pair (2,3)", "share of recorded steps with d_out(0,1) > d_out(2,3) "
-                                ">= 0.9, and at the end", list(above),
-                                bool(np.all(above >= 0.9) and np.all(out_curves[:, -1, idx[0, 1]]
-                                                                     > out_curves[:, -1, idx[2, 3]]))))
-            d01 = final["untied output"][:, idx[0, 1]]
-            bounds, fit = p3_bounds(g, 0, 1)
-            claims.append(Claim("xor", f"{who}: output distance of (0,1) above the P3 bound |log 9| / max||h||",
-                                "d_out(0,1) / bound >= 1", list(d01 / bounds), bool(np.all(d01 >= bounds)),
-                                note="bounds " + ", ".join(f"{x:.3g}" for x in bounds) + "; fit error "
-                                "max|<h, o_0 - o_1> - log r| " + ", ".join(f"{x:.3g}" for x in fit)))
-            med = np.median(final["untied input"][:, others], axis=1)
-            for p in ((0, 1), (2, 3)):
-                v = final["untied input"][:, idx[p]] / med
-                claims.append(Claim("xor", f"{who}: input distance of {p} well below the median of the other "
-                                    "pairs", f"d_in{p} / median(other) <= {WELL_BELOW}", list(v),
-                                    bool(np.all(v <= WELL_BELOW))))
-        if setting == "DH" and tied:
-            v = final["tied"][:, idx[0, 1]] / final["tied"][:, idx[2, 3]]
-            claims.append(Claim("xor", f"{who}: the tied model keeps the DH-broken pair (0,1) apart (geometry)",
-                                "d_tied(0,1) / d_tied(2,3) > 1", list(v), bool(np.all(v > 1))))
-        if setting == "YDH":
-            for t in tables:
-                rel_end = final[t][:, idx[2, 3]] / np.median(final[t][:, others], axis=1)
-                rel_start = first[t][:, idx[2, 3]] / np.median(first[t][:, others], axis=1)
-                v = rel_end / rel_start
-                claims.append(Claim("xor", f"{who}: pair (2,3) contracts in the {t} table, relative to the "
-                                    "other pairs", "[d(2,3) / median(other)] end / start < 1", list(v),
-                                    bool(np.all(v < 1))))
-    if not quick:
-        claims += xor_accuracy_claims(groups)
-    return claims
-
-
-def xor_cells(groups: dict):
-    """(setting, arch, tied group, untied group) for every XOR cell that has both."""
-    archs = sorted({arch for _, arch, _ in groups})
-    for ci, setting in enumerate(SETTINGS):
-        for arch in archs:
-            tied, untied = groups.get((ci, arch, True)), groups.get((ci, arch, False))
-            if tied and untied:
-                yield setting, arch, tied, untied
-
-
-def xor_accuracy_claims(groups: dict) -> list:
-    claims = []
-    for setting, arch, tied, untied in xor_cells(groups):
-        bayes = truth_of(untied.corpus, "validation").accuracy()
-        acc_u = np.array([r.val_acc[-1] for r in untied.runs])
-        ref = arch in CANNOT_LEARN_PARITY
-        note = "a bag of tokens cannot represent parity" if ref else ""
-        claims.append(Claim("xor", f"{setting} {arch} untied: validation accuracy reaches Bayes",
-                            f"acc >= Bayes {bayes:.3f} - 0.02", list(acc_u), bool(np.all(acc_u >= bayes - 0.02)),
-                            note=note, reference=ref))
-        if setting != "YDH":  # paired by seed; a seed missing on either side is left out
-            by_seed = {r.train_cfg.seed: r.val_acc[-1] for r in tied.runs}
-            gap = np.array([r.val_acc[-1] - by_seed[r.train_cfg.seed] for r in untied.runs
-                            if r.train_cfg.seed in by_seed])
-            claims.append(Claim("xor", f"{setting} {arch}: tied falls short of untied in accuracy",
-                                "acc_untied - acc_tied > 0 (mean over seeds)", list(gap),
-                                bool(gap.size and np.mean(gap) > 0), note=note, reference=ref))
-    return claims
-
-
+# ------------------------------------------------------------------------------ claims: twins and quadrants
 def lm_pair_ratio(group: Group, pair: tuple, table: str, n_ref: int = 60, seed: int = 0) -> np.ndarray:
     """Final distance of the pair over the median distance of random pairs of common words, per seed."""
     c = group.corpus
@@ -414,13 +264,13 @@ def split_contrasts(ratios: dict) -> list:
 
 
 # ------------------------------------------------------------------------------ figures
-def xor_figures(groups: dict, figdir: Path, force: bool) -> list:
+def xor_figures(groups: dict, figdir: Path, force: bool, tag: str = "") -> list:
     from figures.accuracy import plot_accuracy
     from figures.distances import plot_distances
     from figures.maps import plot_maps
 
     written = []
-    for setting, arch, tied, untied in xor_cells(groups):
+    for setting, arch, tied, untied in X.xor_cells(groups):
         c = untied.corpus
         live = occurring(c)
         pairs = [(a, b) for a in range(4) for b in range(a + 1, 4) if a in live and b in live]
@@ -436,20 +286,36 @@ def xor_figures(groups: dict, figdir: Path, force: bool) -> list:
             cur = table_curves(g, pairs, t)
             panels[t] = {_label(c, p): cur[:, :, i] for i, p in enumerate(pairs)}
         steps = untied.runs[0].emb_steps
-        base = figdir / f"xor-{setting}-{arch}"
-        plot_distances(steps, panels, relation, out=f"{base}-distances", force=force,
-                       title=f"XOR, {setting} setting, {arch}")
-        acc = {"tied": np.stack([r.val_acc for r in tied.runs]),
-               "untied": np.stack([r.val_acc for r in untied.runs])}
-        bayes = truth_of(c, "validation").accuracy()
-        plot_accuracy(untied.runs[0].val_steps, acc, bayes, out=f"{base}-accuracy", force=force,
-                      title=f"XOR, {setting} setting, {arch}")
+        base = figdir / f"xor{tag}-{setting}-{arch}"
+        title = f"XOR, {setting} setting, {arch}" + (f", {steps[-1]:,} steps" if tag else "")
+        plot_distances(steps, panels, relation, out=f"{base}-distances", force=force, title=title)
+        # what the paper plotted (the training strings) and what it did not (the held-out strings)
+        for kind, split, curve, label in (("train", "train", "fit_acc", "accuracy on the training strings"),
+                                          ("heldout", "validation", "val_acc", "accuracy on held-out strings")):
+            acc = {"tied": np.stack([getattr(r, curve) for r in tied.runs]),
+                   "untied": np.stack([getattr(r, curve) for r in untied.runs])}
+            plot_accuracy(untied.runs[0].fit_steps if kind == "train" else untied.runs[0].val_steps, acc,
+                          truth_of(c, split).accuracy(), out=f"{base}-accuracy-{kind}", force=force,
+                          title=title, ylabel=label)
         r0 = untied.runs[0]
         meaning = [c.meanings[int(np.flatnonzero(c.real.variants == s)[0] // c.real.variants.shape[1])]
                    for s in range(c.vocab_size)]
         plot_maps(r0.E_in[-1], r0.E_out[-1], meaning, c.vocab, out=f"{base}-maps", force=force,
                   title=f"XOR {setting}, {arch}, untied (seed {r0.train_cfg.seed})")
-        written += [f"{base.name}-{k}" for k in ("distances", "accuracy", "maps")]
+        written += [f"{base.name}-{k}" for k in ("distances", "accuracy-train", "accuracy-heldout", "maps")]
+    return written
+
+
+def split_figures(first: dict, steps: int, figdir: Path, force: bool) -> list:
+    from figures.learning import plot_learned_fraction
+
+    written = []
+    for arch, by_split in first.items():
+        name = f"splits-{arch}-learned"
+        plot_learned_fraction(by_split, steps, highlight="paper split" if "paper split" in by_split else None,
+                              out=figdir / name, force=force,
+                              title=f"XOR DH, {arch} untied: runs that have learned, per data split")
+        written.append(name)
     return written
 
 
@@ -458,20 +324,17 @@ def _label(c: Corpus, p: tuple) -> str:
 
 
 # ------------------------------------------------------------------------------ the report
-def learning_table(groups: dict) -> list:
-    """Markdown rows: final validation accuracy per XOR cell against the exact Bayes accuracy."""
-    rows = ["| setting | model | final validation accuracy (mean ± sd) | Bayes-optimal |", "|---|---|---|---|"]
-    for (ci, arch, tied), g in sorted(groups.items()):
-        acc = np.array([r.val_acc[-1] for r in g.runs])
-        bayes = truth_of(g.corpus, "validation").accuracy()
-        sd = f" ± {acc.std(ddof=1):.3f}" if len(acc) > 1 else ""
-        rows.append(f"| {list(SETTINGS)[ci]} | {arch} {'tied' if tied else 'untied'} | {acc.mean():.3f}{sd} | "
-                    f"{bayes:.3f} |")
-    return rows
-
-
 def _cell(text) -> str:
     return str(text).replace("|", "\\|")  # a bare | would end the markdown table cell
+
+
+CRITERIA = ("A run has *learned* when its final exact accuracy on the training strings is within "
+            f"{X.LEARNED_TOL} of their Bayes-optimal accuracy: the training strings are what the paper's "
+            "accuracy curves measured (its validation loader read the train split). Learning within the "
+            "paper's 150,000 steps depends on the seed and on the split, so the XOR accuracy claims are rates "
+            "over seeds with 95% Wilson intervals, or paired by seed (a tied and an untied run of one seed "
+            "start from the same values in every tensor they share). These criteria were fixed before the "
+            "runs they judge were made; `experiments/xor_claims.py` states them in full.")
 
 
 def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list, timing: dict,
@@ -485,19 +348,23 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
               if timing["reused"] else "")
     lines += [f"{n_pass} of {len(counted)} claims pass (reference rows, marked *ref*, are not counted).", "",
               f"Wall time of this invocation: {timing['wall']:.0f} s. The {timing['runs']} runs took "
-              f"{timing['run_seconds']:.0f} s of worker time in all{reused}.", ""]
+              f"{timing['run_seconds']:.0f} s of worker time in all{reused}.", "",
+              "Every XOR run trains on the paper's own data split (the all-ones string left out, the other 127 "
+              "shuffled by Python's `random.Random(14)`, 114 train / 12 validation / 1 test), as every run of "
+              "the paper did.", "", CRITERIA, ""]
     if quick:
-        lines += ["Quick mode: geometry claims only. Learning parity comes late and suddenly (grokking), so "
-                  "the accuracy claims need the full 150,000-step protocol (`tying reproduce paper`). Expect "
-                  "most XOR geometry claims to fail here as well: the geometry follows learning, and "
-                  f"{plan.xor_steps:,} steps at the paper's rate do not learn parity. The full mode's report "
-                  "is committed in the project's docs/results/full-mode.", ""]
+        lines += [f"Quick mode: the paper's full protocol ({plan.xor_steps:,} steps) on the transformer, for "
+                  f"{' and '.join(plan.xor_settings)}, seed{'s' if len(plan.seeds) > 1 else ''} "
+                  f"{', '.join(map(str, plan.seeds))}, tied and untied, and the twins. With so few seeds the "
+                  "accuracy rows say what these seeds did, not how often a seed learns; the full mode runs "
+                  "5 seeds, every setting and architecture, 4x the steps and 10 random splits. The quadrants "
+                  "need more steps than fit here and are in the full mode only.", ""]
     lines += ["Pairs that involve a symbol that never occurs (weight 0, like `0b` in NDH/YDH) are left out of "
               "every distance claim: their output rows are only pushed away.", ""]
-    lines += ["| experiment | claim | prediction | measured (mean ± sd over seeds) | result | note |",
+    lines += ["| experiment | claim | criterion | measured (mean ± sd over seeds) | result | note |",
               "|---|---|---|---|---|---|"]
     for c in claims:
-        lines.append(f"| {c.experiment} | {_cell(c.claim)} | {_cell(c.prediction)} | {c.measured()} | "
+        lines.append(f"| {c.experiment} | {_cell(c.claim)} | {_cell(c.prediction)} | {_cell(c.measured())} | "
                      f"{'pass' if c.passed else '**fail**'}{' *ref*' if c.reference else ''} | {_cell(c.note)} |")
     if learning:
         lines += ["", "## Learning", "", "Input geometry follows learning: until a model has learned parity, "
@@ -527,15 +394,26 @@ def warm_up() -> None:
     train(corpus, ModelConfig(arch="bilinear"), TrainConfig(steps=2, record_every=1, eval_every=1), progress=False)
 
 
+EXPERIMENTS = ("xor", "xor-long", "splits", "twins", "quadrants")
+
+
+def plan_specs(plan: Plan) -> dict:
+    """{experiment: spec} of every experiment the plan runs (one with no runs is left out)."""
+    specs = {"xor": xor_spec(plan), "xor-long": xor_spec(plan, long=True), "splits": splits_spec(plan),
+             "twins": twins_spec(plan), "quadrants": quadrant_spec(plan)}
+    empty = {"xor-long": not (plan.long_archs and plan.long_steps), "splits": not plan.split_seeds,
+             "quadrants": not plan.quadrant_archs}
+    return {k: v for k, v in specs.items() if not empty.get(k)}
+
+
 def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress: bool = True,
-                    only=("xor", "twins", "quadrants"), plan: Plan | None = None) -> Path:
+                    only=EXPERIMENTS, plan: Plan | None = None) -> Path:
     """Run the experiments (resuming what is done), then write figures and the report; ``plan``
     overrides the quick or full plan (for smaller studies and tests)."""
     out = Path(out)
     plan = plan or (QUICK if quick else FULL)
     t0 = time.time()
-    specs = {"xor": xor_spec(plan), "twins": twins_spec(plan), "quadrants": quadrant_spec(plan)}
-    specs = {k: v for k, v in specs.items() if k in only}
+    specs = {k: v for k, v in plan_specs(plan).items() if k in only}
     warm_up()
     claims, timing = [], {"runs": 0, "reused": 0, "run_seconds": 0.0}
     for name, spec in specs.items():
@@ -552,11 +430,18 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
     figures, learning = [], []
-    if "xor" in specs:
-        groups = load_groups(out / "sweeps" / "xor", specs["xor"])
-        claims += xor_claims(groups, quick)
-        figures += xor_figures(groups, figdir, force=True)
-        learning = learning_table(groups)
+    groups = {k: load_groups(out / "sweeps" / k, specs[k]) for k in ("xor", "xor-long", "splits") if k in specs}
+    for name, tag in (("xor", ""), ("xor-long", "-long")):
+        if name in groups:
+            claims += X.geometry_claims(groups[name], name) + X.accuracy_claims(groups[name], name, long=bool(tag))
+            figures += xor_figures(groups[name], figdir, force=True, tag=tag)
+            learning += X.learning_table(groups[name])[(2 if learning else 0):]
+    if "xor" in groups and "xor-long" in groups:
+        claims += X.long_consistency(groups["xor"], groups["xor-long"], plan.xor_steps)
+    if "splits" in groups:
+        first = X.split_first_steps(groups["splits"], groups.get("xor", {}), plan.split_run_seeds)
+        claims += X.split_claims(first, plan.xor_steps, plan.xor_eval)
+        figures += split_figures(first, plan.xor_steps, figdir, force=True)
     if "twins" in specs:
         claims += twins_claims(load_groups(out / "sweeps" / "twins", specs["twins"]))
     if "quadrants" in specs:

@@ -7,11 +7,15 @@ import numpy as np
 import pytest
 
 from experiments import reproduce as R
+from experiments import xor_claims as X
+from generators.population import enumerate_population
 from experiments.spec import load_spec, run_id
 
-TINY = R.Plan(seeds=(0, 1), xor_archs=("bilinear",), xor_steps=60, xor_record=20, twins_steps=20,
-              twins_sequences=300, twins_batch=16, quadrant_archs=("bilinear",), quadrant_steps=20,
-              quadrant_sequences=300, quadrant_batch=16)
+TINY = R.Plan(seeds=(0, 1), xor_settings=("DH", "NDH", "YDH"), xor_archs=("bilinear",), xor_steps=60,
+              xor_record=20, xor_eval=20, long_archs=("bilinear",), long_steps=120, split_seeds=(0, 1),
+              split_archs=("bilinear",), split_run_seeds=(0, 1), twins_steps=20, twins_sequences=300,
+              twins_batch=16, quadrant_archs=("bilinear",), quadrant_steps=20, quadrant_sequences=300,
+              quadrant_batch=16)
 
 
 def _final_rows(run_dir: Path):
@@ -24,14 +28,19 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     text = report.read_text()
     claims = json.loads((tmp_path / "claims.json").read_text())
     assert text.startswith("# Reproduction of Bertolotti & Cazzola")
-    assert "Quick mode: geometry claims only" in text and "docs/results/full-mode" in text
+    assert "Quick mode: the paper's full protocol" in text and "random.Random(14)" in text
     counted = [c for c in claims if not c["reference"]]
     assert f"{sum(c['passed'] for c in counted)} of {len(counted)} claims pass" in text and "## Learning" in text
-    assert {c["experiment"] for c in claims} == {"xor", "twins", "quadrants"}
+    assert {c["experiment"] for c in claims} == {"xor", "xor-long", "splits", "twins", "quadrants"}
     # the bookkeeping rows: every run of each experiment completed
     done = [c for c in claims if c["claim"] == "every run of the experiment completed"]
-    assert len(done) == 3 and all(c["passed"] for c in done)
-    assert any(c["reference"] for c in claims) and not any(c["reference"] for c in claims if c["experiment"] == "xor")
+    assert len(done) == 5 and all(c["passed"] for c in done)
+    # the bilinear model cannot learn parity: its accuracy rows are references, its geometry rows count
+    xor = [c for c in claims if c["experiment"] == "xor" and c not in done]
+    assert all(c["reference"] == ("training-string accuracy" in c["claim"] or "learns" in c["claim"]) for c in xor)
+    # the long runs read at 60 steps are, bit for bit, the 60-step runs
+    same = next(c for c in claims if c["claim"].startswith("the long runs read at step 60"))
+    assert same["passed"] and same["note"] == "12 of 12 runs"  # 3 settings x tied/untied x 2 seeds
     # the controlled 'apart' rows: the skewed split's pair distance over the balanced split's, paired by seed
     contrast = [c for c in claims if "against 0.5/0.5" in c["claim"]]
     assert [c["claim"].split(": ")[1].split(" rows")[0] for c in contrast] == ["tied", "untied output"]
@@ -42,7 +51,7 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
                                                           "untied output rows close"}
     assert [c["reference"] for c in coin if c["claim"].endswith("tied rows")] == [True]
     # every claim row of the report is in the table, with its verdict
-    rows = [line for line in text.splitlines() if line.startswith(("| xor |", "| twins |", "| quadrants |"))]
+    rows = [line for line in text.splitlines() if line.startswith(tuple(f"| {e} |" for e in R.EXPERIMENTS))]
     assert len(rows) == len(claims)
     # six cells per row: a | inside a claim or note (|log 9|) is escaped
     assert all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows)
@@ -61,17 +70,21 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     np.testing.assert_allclose(got["values"], want, rtol=1e-12)
     assert got["passed"] == bool(np.all(np.array(want) > 1))
 
-    # the full mode's accuracy rows: a bag of tokens cannot learn parity, so the bilinear rows are references
-    acc = R.xor_accuracy_claims(R.load_groups(tmp_path / "sweeps" / "xor", spec))
-    assert len(acc) == 5 and all(c.reference and "cannot represent parity" in c.note for c in acc)
-    assert all(c.values and not c.passed for c in acc if "reaches Bayes" in c.claim)  # majority guess
+    # the accuracy rows on the training strings: a bag of tokens cannot learn parity (majority guess)
+    acc = X.accuracy_claims(R.load_groups(tmp_path / "sweeps" / "xor", spec))
+    assert all(c.reference and "cannot represent parity" in c.note for c in acc)
+    assert all(not any(c.values) for c in acc if "learns (reaches Bayes" in c.claim)
+    # the split experiment: the paper's split (from the xor grid) beside the random ones
+    split_rows = [c for c in claims if c["experiment"] == "splits" and "depends on which" in c["claim"]]
+    assert len(split_rows) == 1 and "3 splits x 2 seeds" in split_rows[0]["note"]
 
-    for name in ("xor-DH-bilinear-distances", "xor-YDH-bilinear-accuracy", "quadrants"):
+    for name in ("xor-DH-bilinear-distances", "xor-YDH-bilinear-accuracy-train", "xor-NDH-bilinear-accuracy-heldout",
+                 "xor-long-DH-bilinear-distances", "splits-bilinear-learned", "quadrants"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
 
 
 def test_reproduce_resumes_without_rerunning_finished_runs(tmp_path):
-    plan = R.Plan(**{**TINY.__dict__, "seeds": (0,)})
+    plan = R.Plan(**{**TINY.__dict__, "seeds": (0,), "long_archs": (), "split_seeds": ()})
     R.reproduce_paper(tmp_path, workers=1, progress=False, only=("xor",), plan=plan)
     runs = sorted((tmp_path / "sweeps" / "xor" / "runs").iterdir())
     stamps = {p.name: (p / "summary.json").stat().st_mtime_ns for p in runs}
@@ -95,8 +108,8 @@ def test_p3_bound_and_fit_error_against_the_logits():
     c = parity_corpus(3, splits=(1.0, 0.0, 0.0))
     runs = [train(c, ModelConfig(arch="bilinear"), TrainConfig(steps=300, seed=s, mode="population", lr=1e-2,
                                                                 progress=False), progress=False) for s in (0, 1)]
-    bounds, fit = R.p3_bounds(R.Group(c, runs), 0, 1)
-    pop = R.enumerate_population(c, "train")
+    bounds, fit = X.p3_bounds(R.Group(c, runs), 0, 1)
+    pop = enumerate_population(c, "train")
     mask = np.isin(pop.tgt_sym, [0, 1])
     for r, bound, err in zip(runs, bounds, fit):
         h, z, _ = lab.head(r.model(), pop)  # a second route to the logits: the head's own forward
@@ -106,4 +119,63 @@ def test_p3_bound_and_fit_error_against_the_logits():
     # a model one step from its initialisation is far from the data's ratio; training brings the fit error down
     fresh = train(c, ModelConfig(arch="bilinear"), TrainConfig(steps=1, seed=0, mode="population", progress=False),
                   progress=False)
-    assert R.p3_bounds(R.Group(c, [fresh]), 0, 1)[1][0] > fit.max()
+    assert X.p3_bounds(R.Group(c, [fresh]), 0, 1)[1][0] > fit.max()
+
+
+# ---------------------------------------------------------------- the XOR criteria on hand-made outcomes
+def _runs(corpus, tied, finals, firsts=None):
+    """Runs (seeds 0..n-1) whose training-string accuracy curve is 0.5 until its first learned step."""
+    from models.config import ModelConfig, TrainConfig
+    from models.run import Run
+
+    steps = np.arange(0, 101, 20)
+    out = []
+    for seed, acc in enumerate(finals):
+        curve = np.full(len(steps), 0.5)
+        curve[-1] = acc
+        if firsts is not None and np.isfinite(firsts[seed]):
+            curve[steps >= firsts[seed]] = acc
+        out.append(Run(ModelConfig(arch="transformer", tied=tied), TrainConfig(steps=100, seed=seed), {},
+                       steps=steps, fit_steps=steps, fit_acc=curve))
+    return out
+
+
+def test_accuracy_criteria_count_rates_and_pairs_by_seed():
+    from generators.parity import parity_corpus
+
+    c = parity_corpus(5, zero=(1.0, 0.0), one=(0.1, 0.9), paper_split=True)  # NDH
+    bayes = X.bayes_train(c)
+    hit, miss = bayes - 0.01, bayes - 0.2
+    groups = {(0, "transformer", False): R.Group(c, _runs(c, False, [hit, miss, hit, miss])),
+              (0, "transformer", True): R.Group(c, _runs(c, True, [miss, miss, miss, miss]))}
+    rows = {r.claim: r for r in X.accuracy_claims(groups)}
+    rate = rows["NDH transformer untied: learns (reaches Bayes on the training strings) within 100 steps"]
+    assert rate.reference and rate.values == [1, 0, 1, 0] and rate.interval.startswith("2/4, 95% Wilson [0.15, 0.85]")
+    more = rows["NDH transformer: untied learns in more seeds than tied (paired by seed)"]
+    assert more.passed and more.note == "untied only 2, tied only 0, both 0, neither 2"
+    gap = rows["NDH transformer: tied falls short of untied in training-string accuracy (paired by seed)"]
+    np.testing.assert_allclose(gap.values, [0.19, 0, 0.19, 0], atol=1e-12)
+    assert gap.passed and not gap.reference
+    assert rows["NDH tied transformer: learns in no seed".replace("tied transformer", "transformer tied")].passed
+    # one tied seed that learns breaks "tied learns in no seed", and ties the discordant counts
+    groups[0, "transformer", True] = R.Group(c, _runs(c, True, [miss, hit, miss, miss]))
+    rows = {r.claim: r for r in X.accuracy_claims(groups)}
+    assert not rows["NDH transformer tied: learns in no seed"].passed
+    assert rows["NDH transformer: untied learns in more seeds than tied (paired by seed)"].passed  # 2 > 1
+    # in the long grid, "untied learns" is counted: a majority of seeds
+    rows = {r.claim: r for r in X.accuracy_claims(groups, long=True)}
+    assert not rows[rate.claim].reference and not rows[rate.claim].passed  # 2 of 4 is no majority
+
+
+def test_split_criterion_is_a_permutation_test_over_splits():
+    inf = np.inf
+    dependent = {f"split {k}": np.array([20.0, 20.0, 40.0]) for k in range(4)}
+    dependent.update({f"split {k}": np.array([inf, inf, inf]) for k in range(4, 8)})
+    dependent["paper split"] = np.array([inf, 60.0, inf])
+    rows = X.split_claims({"transformer": dependent}, steps=100, eval_every=20)
+    test, pooled, paper = rows
+    assert test.passed and test.values[0] < 0.05 and "9 splits x 3 seeds" in test.note
+    assert pooled.interval.startswith("12/24") and paper.interval.startswith("1/3")
+    assert paper.note.startswith("4 of 8 random splits learn sooner")
+    same = {f"split {k}": np.array([20.0, inf, 60.0]) for k in range(8)}
+    assert not X.split_claims({"transformer": same}, steps=100, eval_every=20)[0].passed  # p = 1
