@@ -122,9 +122,9 @@ def markdown(res: dict, png: str) -> str:
     s = res["sweep"]
     n_all = s["quick_runs"]
     lines += ["", "## Sweep throughput", "",
-              f"The XOR sweep of `tying reproduce paper --quick` (DH / NDH / YDH x transformer, mixer, bilinear x "
-              f"tied / untied, {s['spec']['train']['steps']} steps each) with one of its "
-              f"{s['quick_seeds']} seeds, corpus building and worker start-up included:", ""]
+              f"The XOR sweep of `tying reproduce paper --quick` ({len(s['spec']['corpus'])} settings x "
+              f"{', '.join(s['spec']['model']['arch'])} x tied / untied, {s['spec']['train']['steps']} steps each) "
+              f"with one of its {s['quick_seeds']} seed(s), corpus building and worker start-up included:", ""]
     lines += _table(["workers", "runs", "seconds", "runs / min", f"all {n_all} runs would take", "statuses"],
                     [[w.split("_")[1], v["runs"], f"{v['seconds']:.1f}", f"{v['runs_per_min']:.1f}",
                       f"{n_all / v['runs_per_min']:.1f} min", ", ".join(v["statuses"])]

@@ -315,8 +315,8 @@ def generators(quick: bool, log=print) -> dict:
 
 
 def sweep_throughput(quick: bool, log=print) -> dict:
-    """Runs per minute of the XOR sweep of ``tying reproduce paper --quick`` (DH / NDH / YDH x transformer,
-    mixer, bilinear x tied / untied at its step count; one seed of its five), with 1 and 2 local workers.
+    """Runs per minute of the XOR sweep of ``tying reproduce paper --quick`` (its settings and architectures,
+    tied / untied, at its step count, with its first seed), with 1 and 2 local workers.
     Building the corpora and starting the pool's workers are inside the timing; starting
     multiprocessing's forkserver (once per process) is not.  Quick mode: 300 steps per run."""
     import dataclasses
