@@ -157,8 +157,10 @@ def numeric(quick: bool = True) -> Result:
     paper-small mixer does not reliably fit the 4-bit allomorph."""
     res = Result(ID, "numeric", STATEMENT)
     bits, a, b = 3, 0, 1
-    # seed 1 needs ~3000 steps to come within FIT_GAP of Bayes (2000 leave it 0.0023 above)
-    steps, seeds = (1000, (0,)) if quick else (4000, (0, 1, 2))
+    # Seed 1 needs ~3000 steps to come within FIT_GAP of Bayes (2000 leave it 0.0023 above).  Since the
+    # untied output rows are drawn from their own stream, seed 0's biased allomorph mixer is 0.12 nats above
+    # Bayes at 1000 steps and 0.0015 at 2000; at 3000 it is 0.0003 above.
+    steps, seeds = (3000, (0,)) if quick else (4000, (0, 1, 2))
     skew, allo = lab.parity(bits), lab.parity_allomorph(bits)
     bayes, bayes_a = skew.truth.cross_entropy(), allo.truth.cross_entropy()
     res.tol(fit_gap=FIT_GAP, bound_fraction=1 - FIT, optimal=OPT_TOL, lower_bound=BOUND_TOL)
