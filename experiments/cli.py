@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from generators.errors import InputError
+from generators.interrupt import caused_by_interrupt
 
 COMMANDS = ("generate", "inspect", "export", "train", "sweep", "verify", "reproduce", "bench")
 
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # a path we could not read or write: the user's to fix, not a bug of ours
         print(f"tying {args.command}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemError) as e:  # SystemError: a Ctrl-C that hit a numba kernel
+        if not caused_by_interrupt(e):
+            raise
         print(f"tying {args.command}: interrupted", file=sys.stderr)
         return 130
 

@@ -247,8 +247,8 @@ def test_unenumerable_corpus_validates_on_a_seeded_sample(p3):
 @pytest.mark.parametrize("make, match", [
     (lambda: ModelConfig(arch="gru"), "unknown architecture 'gru'"),
     (lambda: ModelConfig(d=6, heads=4), "d=6 is not divisible by heads=4"),
-    (lambda: TrainConfig(lr=-1e-3), "learning rate must be positive"),
-    (lambda: TrainConfig(steps=0), "steps must be >= 1"),
+    (lambda: TrainConfig(lr=-1e-3), r"lr must be a finite number in \(0, inf\)"),
+    (lambda: TrainConfig(steps=0), "steps must be an integer >= 1"),
     (lambda: TrainConfig(optimizer="lion"), "unknown optimizer"),
 ])
 def test_bad_configs(make, match):
@@ -343,8 +343,8 @@ def test_cli_trains_and_writes_a_run(p3_file, tmp_path, capsys):
 @pytest.mark.parametrize("extra, toml, match", [
     (["--arch", "gru"], None, "unknown architecture"),
     (["--d", "6", "--heads", "4"], None, "not divisible"),
-    (["--lr", "-1"], None, "learning rate must be positive"),
-    (["--steps", "0"], None, "steps must be >= 1"),
+    (["--lr", "-1"], None, r"lr must be a finite number in \(0, inf\)"),
+    (["--steps", "0"], None, "steps must be an integer >= 1"),
     (["--merge", "0a,zz"], None, "'zz' is not in the corpus vocabulary"),
     (["--mode", "exact"], None, "unknown training mode"),
     ([], "[model]\nwidth = 3\n", "unknown key 'width' in \\[model\\]"),
