@@ -40,22 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    prog = "tying"
     try:
+        args = build_parser().parse_args(argv)
+        prog = f"tying {args.command}"
         return int(args.func(args) or 0)
     except InputError as e:
-        print(f"tying {args.command}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `tying inspect X | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
     except OSError as e:  # a path we could not read or write: the user's to fix, not a bug of ours
-        print(f"tying {args.command}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        print(f"{prog}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except (KeyboardInterrupt, SystemError) as e:  # SystemError: a Ctrl-C that hit a numba kernel
         if not caused_by_interrupt(e):
             raise
-        print(f"tying {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)  # also while the commands are still being imported
         return 130
 
 

@@ -18,12 +18,15 @@ import logging
 import math
 import os
 import shutil
+import signal
 import socket
 import threading
 import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
+
+from tqdm import tqdm
 
 from generators import atomic
 from generators.corpus import Corpus
@@ -120,6 +123,16 @@ def _finite(x):
 
 
 # ---------------------------------------------------------------------------- the guarantees
+def init_process() -> None:
+    """The initializer of a local pool's worker process."""
+    # A Ctrl-C at a terminal reaches every process of the group; the driver alone decides what stops,
+    # and it ends the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # tqdm's default lock is a named semaphore, which a worker ended mid-run leaves behind for
+    # multiprocessing to warn about; a worker's bars are all disabled, so a thread lock serves.
+    tqdm.set_lock(threading.RLock())
+
+
 def execute(fn, config: dict, out_root: str) -> dict:
     """Run fn on one config with an atomic run folder, a log and failure capture; return the summary."""
     out, rid = Path(out_root), run_id(config)

@@ -42,12 +42,12 @@ def physical_memory() -> int:
         return 2**63 - 1
 
 
-def check_count(what: str, n: int, name: str) -> None:
-    """Refuse n things when the limit ``name`` allows fewer."""
+def check_count(n: int, name: str, what: str) -> None:
+    """Refuse n things when the limit ``name`` allows fewer; ``what`` describes them, with {n} for n."""
     cap = limit(name)
     if n > cap:
-        raise InputError(f"{what} {n} exceeds the limit of {cap} (set the environment variable {name} "
-                         "to raise it)")
+        raise InputError(f"{what.format(n=n)}, more than the limit of {cap} (set the environment variable "
+                         f"{name} to raise it)")
 
 
 def gib(nbytes: float) -> str:
