@@ -245,21 +245,11 @@ def _stop(ex: ProcessPoolExecutor) -> None:
     ex.shutdown(wait=True)  # the pool's own thread sees them gone and releases its queues
 
 
-def _positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return n
-
-
 def add_executor_args(parser) -> None:
     """The --workers / --dask options, for every command that runs a sweep."""
-    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    from experiments.cli import int_at_least
+
+    parser.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
                         help="local worker processes (default: one per core)")
     parser.add_argument("--dask", default=None, metavar="ADDRESS",
                         help="run on a Dask distributed cluster, e.g. tcp://host:8786 (extra 'dask'); "
