@@ -55,6 +55,8 @@ def sweep(spec_or_path, out_dir, workers: int | None = None, dask: str | None = 
     spec: Spec = load_spec(spec_or_path)
     out = Path(out_dir).resolve()
     check_executor(workers, dask)  # a missing extra or a bad worker count, before any folder is made
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output path {out_dir} is not a folder")
     fresh = not out.exists()
     for sub in ("runs", "logs", "corpora"):
         (out / sub).mkdir(parents=True, exist_ok=True)
