@@ -41,6 +41,7 @@ from tqdm import tqdm
 from generators import atomic, interrupt
 from generators.errors import InputError
 from models.config import ModelConfig
+from models.memory import check_memory
 
 from . import worker
 from .spec import Spec, content_hash, load_spec, run_id
@@ -152,7 +153,7 @@ def prepare(spec: Spec, out: Path) -> None:
             corpora[key] = worker.load_corpus(cfg["corpus"], out)
         c = corpora[key]
         worker.resolve_pairs(c, cfg["record"]["pairs"])
-        ModelConfig(**cfg["model"]).fit(c.vocab_size, c.max_len, c.task)
+        check_memory(ModelConfig(**cfg["model"]).fit(c.vocab_size, c.max_len, c.task), worker.train_config(cfg))
 
 
 @contextlib.contextmanager

@@ -23,7 +23,8 @@ from generators.corpus import _checksum
 from generators.parity import parity_corpus
 
 TYING = [sys.executable, "-m", "experiments.cli"]
-NO_DASK = "import sys; sys.modules['distributed'] = None; from experiments.cli import main; sys.exit(main(sys.argv[1:]))"
+NO_DASK = ("import sys; sys.modules['distributed'] = None  # as if the dask extra were not installed\n"
+           "from experiments.cli import main; sys.exit(main(sys.argv[1:]))")
 P, G, T = ["generate", "parity"], ["generate", "pcfg", "--sequences", "20"], ["train", "--corpus", "{in}/c.npz"]
 OUT = ["-o", "out"]
 SPEC = "[corpus]\ngenerator = 'parity'\nbits = 2\n[train]\nsteps = 1\n"
@@ -136,6 +137,7 @@ CASES = [
     ("sweep-pairs", ["sweep", "{in}/spec-pairs.toml"] + OUT, [], {}),
     ("sweep-merge-range", ["sweep", "{in}/spec-merge.toml"] + OUT, [], {}),
     ("sweep-memory", ["sweep", "{in}/spec-memory.toml"] + OUT, [], {}),
+    ("sweep-snapshots-memory", ["sweep", "{in}/spec-snapshots.toml"] + OUT, [], {}),
     ("sweep-workers-0", ["sweep", "{in}/spec.toml", "--workers", "0"] + OUT, [], {}),
     ("sweep-dask-without-extra", ["sweep", "{in}/spec.toml", "--dask", "tcp://127.0.0.1:8786"] + OUT, [],
      {"python -c": NO_DASK}),
@@ -194,9 +196,12 @@ def inputs(tmp_path_factory):
         "spec.toml": SPEC, "spec-lr.toml": SPEC + "lr = inf\n", "spec-wd.toml": SPEC + "weight_decay = nan\n",
         "spec-zero.toml": SPEC.replace("bits = 2", "bits = 2\nzero = [nan, 1.0]"),
         "spec-key.toml": SPEC + "[optim]\nlr = 1.0\n", "spec-huge.toml": HUGE_GRID,
-        "spec-seeds.toml": "seeds = [-1]\n" + SPEC, "spec-weights.toml": SPEC.replace("bits = 2", "bits = 2\nzero = [0.5, 0.6]"),
+        "spec-seeds.toml": "seeds = [-1]\n" + SPEC,
+        "spec-weights.toml": SPEC.replace("bits = 2", "bits = 2\nzero = [0.5, 0.6]"),
         "spec-pairs.toml": SPEC + "[record]\npairs = [['0a', 'zz']]\n",
-        "spec-merge.toml": SPEC + "[model]\nmerge_out = [[0, 99]]\n", "spec-memory.toml": SPEC + "[model]\nd = 1000000000000\n",
+        "spec-merge.toml": SPEC + "[model]\nmerge_out = [[0, 99]]\n",
+        "spec-memory.toml": SPEC + "[model]\nd = 1000000000000\n",
+        "spec-snapshots.toml": SPEC.replace("steps = 1", "steps = 100000000000000") + "[record]\nevery = 1\n",
     }
     for name, text in files.items():
         (d / name).write_text(text)

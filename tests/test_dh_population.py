@@ -5,7 +5,10 @@ is realized with unequal weights, so p(context) varies; D weighs each
 context's term by it, and a plain mean over contexts gives another number.
 """
 import itertools
+import json
 import math
+import subprocess
+import sys
 from collections import defaultdict
 
 import numpy as np
@@ -35,7 +38,7 @@ def population(c):
     mask, joint = c.specials["mask"], defaultdict(lambda: defaultdict(float))
     for i in range(c.n_sequences):
         seq = c.sequence(i)
-        options = [[(int(s), float(w)) for s, w in zip(c.real.variants[m, :], c.real.weights[m, 0, :]) if s >= 0 and w > 0]
+        options = [[(int(s), float(w)) for s, w in zip(c.real.variants[m], c.real.weights[m, 0]) if s >= 0 and w > 0]
                    for m in seq]
         for j in range(len(seq)):
             for real in itertools.product(*options):
@@ -67,3 +70,13 @@ def test_d_of_a_split_symbol_on_a_pcfg_population_is_the_weighted_sum(corpus):
     expected = d_by_hand(joint, a, b)
     assert expected > 0.01
     assert rel["dh_violation_nats"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_tying_inspect_reports_the_same_d(corpus, tmp_path):
+    corpus.save(tmp_path / "c.npz")
+    res = subprocess.run([sys.executable, "-m", "experiments.cli", "inspect", str(tmp_path / "c.npz"), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    a, b = corpus.vocab.index("dog#1"), corpus.vocab.index("dog#2")
+    (rel,) = [r for r in json.loads(res.stdout)["relations"] if {r["a"], r["b"]} == {a, b}]
+    assert rel["dh_violation_nats"] == pytest.approx(d_by_hand(population(corpus), a, b), rel=1e-12)
