@@ -18,6 +18,11 @@ complete, so a restarted sweep skips every run whose folder holds a
 completed or diverged summary, reruns failed or interrupted ones, and loses at
 most the runs that were in flight.  It first deletes the leftovers of the
 killed sweep (temp folders, logs).  A lock file keeps two sweeps out of one OUT.
+
+Ctrl-C: local workers ignore SIGINT (a terminal sends it to every process of
+the group); the driver ends them at once, deletes their half-made runs,
+records none of them and exits, so the same command resumes.  A Dask cluster
+cannot stop a run that has started (see ``executor``).
 """
 from __future__ import annotations
 
