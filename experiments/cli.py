@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from generators.errors import InputError
+from generators.interrupt import caused_by_interrupt
 
 COMMANDS = ("generate", "inspect", "export", "train", "sweep", "verify", "reproduce", "bench")
 
@@ -18,6 +19,19 @@ COMMANDS = ("generate", "inspect", "export", "train", "sweep", "verify", "reprod
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def int_at_least(low: int):
+    """An option type: an integer >= low (argparse reports anything else in one line, exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,20 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    prog = "tying"
     try:
+        args = build_parser().parse_args(argv)
+        prog = f"tying {args.command}"
         return int(args.func(args) or 0)
     except InputError as e:
-        print(f"tying {args.command}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `tying inspect X | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
     except OSError as e:  # a path we could not read or write: the user's to fix, not a bug of ours
-        print(f"tying {args.command}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        print(f"{prog}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"tying {args.command}: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, SystemError) as e:  # SystemError: a Ctrl-C that hit a numba kernel
+        if not caused_by_interrupt(e):
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)  # also while the commands are still being imported
         return 130
 
 

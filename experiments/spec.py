@@ -52,6 +52,9 @@ real-valued options), so two specs that describe the same run give it the same
 ``run_id``: the first 12 hex digits of the sha256 of the config's canonical JSON.
 A grammar file is named by its absolute path and the sha256 of its text
 (``grammar_sha256``, filled in), so editing the grammar changes the ids.
+
+A spec may describe at most 10,000 runs (counted before duplicates are
+dropped); set the environment variable TYING_MAX_RUNS to allow more.
 """
 from __future__ import annotations
 
@@ -61,11 +64,13 @@ import importlib
 import inspect
 import itertools
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from generators.errors import InputError
+from generators.limits import check_count
 from models.config import ModelConfig, TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -141,6 +146,8 @@ def expand(doc: dict, base: Path | None = None) -> list[dict]:
     seeds = doc.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
         raise InputError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    n = len(seeds) * math.prod(_count(name, doc.get(name, {})) for name in SECTIONS)
+    check_count(n, "TYING_MAX_RUNS", "the spec's grid has {n} runs")  # before the grid is built
     sections = [_section(name, doc.get(name, {})) for name in SECTIONS]
     runs, seen = [], set()
     for corpus, model, train, record in itertools.product(*sections):
@@ -172,6 +179,18 @@ def _section(name: str, value) -> list[dict]:
             axes.append([_normalise(f"{name}.{key}", v, kind, depth) for v in values])
         out += [dict(zip(keys, combo)) for combo in itertools.product(*axes)]
     return out
+
+
+def _count(name: str, value) -> int:
+    """How many alternatives _section will build, without building them (unknown keys count once)."""
+    tables = value if isinstance(value, list) else [value]
+    if not all(isinstance(t, dict) for t in tables):
+        return 1  # _section names the problem
+    total = 0
+    for table in tables:
+        schema = _schema(name, table)
+        total += math.prod(len(v) if k in schema and _is_axis(v, schema[k][1]) else 1 for k, v in table.items())
+    return total
 
 
 def _schema(name: str, table: dict) -> dict[str, tuple[str, int]]:
@@ -258,6 +277,8 @@ def _normalise(where: str, value, kind: str, depth: int):
         return [_normalise(where, v, kind, depth - 1) for v in value]
     if isinstance(value, (list, dict)):
         raise InputError(f"{where}: expected a single {kind} value, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # TOML has inf and nan; no option takes them
+        raise InputError(f"{where}: expected a finite number, got {value!r}")
     if kind == "float" and (_is_int(value) or isinstance(value, float)):
         return float(value)
     if kind == "int" and isinstance(value, float) and value.is_integer():

@@ -18,12 +18,15 @@ import logging
 import math
 import os
 import shutil
+import signal
 import socket
 import threading
 import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
+
+from tqdm import tqdm
 
 from generators import atomic
 from generators.corpus import Corpus
@@ -83,19 +86,26 @@ def resolve_pairs(corpus: Corpus, pairs) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------------------- the real run
 def run_one(config: dict, out_root: str, run_dir: str) -> dict:
     """Build (or reuse) the corpus, train, save the Run into run_dir, return its summary."""
-    from models.config import ModelConfig, TrainConfig
+    from models.config import ModelConfig
     from models.train import train
 
     corpus = load_corpus(config["corpus"], out_root)
     pairs = resolve_pairs(corpus, config["record"]["pairs"])
-    rec = config["record"]
-    tc = TrainConfig(**config["train"], record_every=rec["every"], eval_every=rec["eval_every"], progress=False)
+    tc = train_config(config)
     log.info("corpus %s: %d sequences, %d symbols", corpus_file(config["corpus"], out_root).name,
              corpus.n_sequences, corpus.vocab_size)
     run = train(corpus, ModelConfig(**config["model"]), tc, progress=False)
     log.info("%s: %s", run.status, run.message)
     run.write_into(run_dir)  # run_dir is already the temp folder that execute() renames into place
     return summarize(run, corpus, pairs)
+
+
+def train_config(config: dict):
+    """The TrainConfig of a resolved run config (its [train] section and the record intervals)."""
+    from models.config import TrainConfig
+
+    rec = config["record"]
+    return TrainConfig(**config["train"], record_every=rec["every"], eval_every=rec["eval_every"], progress=False)
 
 
 def summarize(run, corpus: Corpus, pairs) -> dict:
@@ -121,6 +131,16 @@ def _finite(x):
 
 
 # ---------------------------------------------------------------------------- the guarantees
+def init_process() -> None:
+    """The initializer of a local pool's worker process."""
+    # A Ctrl-C at a terminal reaches every process of the group; the driver alone decides what stops,
+    # and it ends the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # tqdm's default lock is a named semaphore, which a worker ended mid-run leaves behind for
+    # multiprocessing to warn about; a worker's bars are all disabled, so a thread lock serves.
+    tqdm.set_lock(threading.RLock())
+
+
 def execute(fn, config: dict, out_root: str) -> dict:
     """Run fn on one config with an atomic run folder, a log and failure capture; return the summary."""
     out, rid = Path(out_root), run_id(config)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,30 @@ class Corpus:
             raise InputError("realization weights of a meaning do not sum to 1")
         if not 0.0 <= self.mask_rate <= 1.0:
             raise InputError(f"mask rate must be in [0, 1], got {self.mask_rate}")
+        self._check_metadata()
         return self
+
+    def _check_metadata(self) -> None:
+        """Every symbol id in the metadata (specials, relations) names a symbol of the vocabulary."""
+        V = self.vocab_size
+
+        def symbol(x, low=0):
+            return isinstance(x, numbers.Integral) and not isinstance(x, bool) and low <= x < V
+
+        if not all(isinstance(v, str) for v in self.vocab) or len(set(self.vocab)) != V:
+            raise InputError("corpus vocabulary must be distinct strings")
+        sp = self.specials
+        if not isinstance(sp, dict) or not all(symbol(sp.get(k, -1), -1) for k in ("mask", "pad")) \
+                or not isinstance(sp.get("labels", []), list) or not all(symbol(x) for x in sp.get("labels", [])):
+            raise InputError(f"corpus specials refer to symbols outside the vocabulary of {V}: {sp!r}")
+        if not isinstance(self.relations, list):
+            raise InputError("corpus relations must be a list")
+        for r in self.relations:
+            if not isinstance(r, dict):
+                raise InputError(f"corpus relations must be tables with symbol ids a and b, got {str(r)[:40]!r}")
+            if not (symbol(r.get("a")) and symbol(r.get("b"))):
+                raise InputError(f"corpus relation ({r.get('a')!r}, {r.get('b')!r}) refers to symbols outside "
+                                 f"the vocabulary of {V}")
 
     # ------------------------------------------------------------ save / load
     def _arrays(self) -> dict[str, np.ndarray]:

@@ -33,8 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import interrupt
 from .corpus import TASKS, Corpus, Realization, package_version
 from .errors import InputError
+from .limits import check_count
 from .parity import check_fractions, split_sizes
 from .pcfg_kernels import sample_sentences
 
@@ -211,6 +213,7 @@ class Grammar:
     def sample(self, n: int, seed: int, max_length: int = 64, max_depth: int = 100) -> Sample:
         """n sentences, each drawn afresh until it passes the guards (see the module docstring)."""
         _check_int(n, "number of sequences", 1)
+        check_count(n, "TYING_MAX_SEQUENCES", "{n} sequences asked for")
         _check_int(seed, "seed", 0)
         _check_int(max_length, "max length", 1)
         _check_int(max_depth, "max depth", 1)
@@ -221,9 +224,10 @@ class Grammar:
         while done < n:
             want = min(n - done, 1 << 16)
             max_tries = 100 * want + 10_000
-            t, o, c, rej, k = sample_sentences(
-                want, want * per, max_tries, self.lhs_start, self.alias_p, self.alias_r, self.rhs_off, self.rhs,
-                self.min_yield, self.start, max_length, max_depth, state)
+            with interrupt.deferred():  # Ctrl-C waits for this chunk's kernel, then stops
+                t, o, c, rej, k = sample_sentences(
+                    want, want * per, max_tries, self.lhs_start, self.alias_p, self.alias_r, self.rhs_off,
+                    self.rhs, self.min_yield, self.start, max_length, max_depth, state)
             if len(o) == 1 and k == max_tries:
                 raise InputError(
                     f"the guards reject every sentence ({k} drawn, none with 1..{max_length} words and depth "

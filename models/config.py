@@ -7,6 +7,8 @@ default optimizer and schedule are the paper's (AdamW, lr 5e-4, weight decay
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 
 from generators.errors import InputError
@@ -68,15 +70,16 @@ class ModelConfig:
             raise InputError(f"unknown activation {self.activation!r} (expected relu or gelu)")
         if self.dtype not in DTYPES:
             raise InputError(f"unknown dtype {self.dtype!r} (expected float64 or float32)")
-        for k in ("d", "layers", "heads", "ff", "token_ff", "channel_ff", "hidden"):
-            v = getattr(self, k)
-            if v is not None and (int(v) != v or v < (0 if k == "layers" else 1)):
-                raise InputError(f"{k} must be a positive integer, got {v!r}")
+        for k in ("tied", "output_bias", "positional", "bidirectional"):
+            flag(k, getattr(self, k), optional=k == "bidirectional")
+        for k in ("vocab_size", "seq_len", "d", "layers", "heads", "ff", "token_ff", "channel_ff", "hidden"):
+            if getattr(self, k) is not None:
+                setattr(self, k, integer(k, getattr(self, k), 0 if k in ("vocab_size", "seq_len", "layers") else 1))
         if self.arch in ("mixer", "transformer", "lstm") and self.layers < 1:
             raise InputError(f"the {self.arch} needs at least one layer, got layers={self.layers}")
         if self.arch == "transformer" and self.d % self.heads:
             raise InputError(f"d={self.d} is not divisible by heads={self.heads}")
-        self.merge_out = [tuple(int(x) for x in p) for p in self.merge_out]
+        self.merge_out = pairs("merge_out", self.merge_out)
 
     def fit(self, vocab_size: int, seq_len: int, objective: str) -> "ModelConfig":
         """This config with the corpus's shape filled in; refuses a corpus that does not fit."""
@@ -89,6 +92,9 @@ class ModelConfig:
         for a, b in cfg.merge_out:
             if not (0 <= a < cfg.vocab_size and 0 <= b < cfg.vocab_size):
                 raise InputError(f"merged output rows ({a}, {b}) are outside the vocabulary")
+        from .memory import check_memory  # memory sizes the model by its config, which it imports
+
+        check_memory(cfg)
         return cfg
 
     def to_dict(self) -> dict:
@@ -118,25 +124,69 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        if int(self.steps) != self.steps or self.steps < 1:
-            raise InputError(f"steps must be >= 1, got {self.steps}")
         if self.mode not in ("sampled", "population"):
             raise InputError(f"unknown training mode {self.mode!r} (expected sampled or population)")
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"unknown optimizer {self.optimizer!r} (expected one of {', '.join(OPTIMIZERS)})")
         if self.schedule not in SCHEDULES:
             raise InputError(f"unknown schedule {self.schedule!r} (expected constant or cosine)")
-        if not self.lr > 0:
-            raise InputError(f"learning rate must be positive, got {self.lr}")
-        if self.weight_decay < 0 or self.eps < 0 or self.momentum < 0:
-            raise InputError("weight decay, eps and momentum must be non-negative")
-        if not all(0 <= b < 1 for b in self.betas):
-            raise InputError(f"betas must be in [0, 1), got {self.betas}")
-        if self.batch_size < 1 or self.record_every < 1 or self.eval_every < 1 or self.t_max < 1:
-            raise InputError("batch size, record_every, eval_every and t_max must be >= 1")
-        self.betas = tuple(float(b) for b in self.betas)
+        for k in ("steps", "seed", "batch_size", "t_max", "record_every", "eval_every"):
+            setattr(self, k, integer(k, getattr(self, k), 0 if k == "seed" else 1))
+        self.lr = real("lr", self.lr, 0.0, low_open=True)  # 0 trains nothing; a negative rate climbs the loss
+        self.eta_min = real("eta_min", self.eta_min, 0.0)
+        for k in ("weight_decay", "eps"):
+            setattr(self, k, real(k, getattr(self, k), 0.0))
+        self.momentum = real("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
+            raise InputError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        self.betas = tuple(real("betas", b, 0.0, 1.0, high_open=True) for b in self.betas)
+        flag("progress", self.progress)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
         return d
+
+
+# ---------------------------------------------------------------------------- the one check of every field
+MAX_INT = 2**63 - 1  # integers reach the numba kernels as int64
+
+
+def integer(name: str, value, low: int, high: int = MAX_INT) -> int:
+    """An integer (an integral float is accepted) in [low, high]; InputError naming the field otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not (isinstance(value, numbers.Integral) or math.isfinite(value) and float(value).is_integer()):
+        raise InputError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < low:
+        raise InputError(f"{name} must be an integer >= {low}, got {value}")
+    if value > high:
+        raise InputError(f"{name} must be at most {high}, got {value}")
+    return value
+
+
+def real(name: str, value, low: float, high: float = math.inf, low_open: bool = False,
+         high_open: bool = False) -> float:
+    """A finite number in the interval from low to high (open ends as asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value < low or value > high or (low_open and value == low) or (high_open and value == high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open or high == math.inf else ']'}"
+        raise InputError(f"{name} must be a finite number in {interval}, got {value!r}")
+    return float(value)
+
+
+def flag(name: str, value, optional: bool = False) -> None:
+    if not (isinstance(value, bool) or optional and value is None):
+        raise InputError(f"{name} must be true or false, got {value!r}")
+
+
+def pairs(name: str, value) -> list[tuple[int, int]]:
+    """A list of pairs of symbol ids."""
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
+        raise InputError(f"{name} must be a list of pairs of symbol ids, got {value!r}")
+    out = []
+    for p in value:
+        if isinstance(p, (str, bytes, dict)) or not isinstance(p, (list, tuple)) or len(p) != 2:
+            raise InputError(f"{name} must be a list of pairs of symbol ids, got the entry {p!r}")
+        out.append(tuple(integer(name, x, 0) for x in p))
+    return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from generators import atomic
+from generators import atomic, interrupt
 from generators.corpus import Corpus
 from generators.errors import InputError
 from generators.examples import Examples, Stream
@@ -21,6 +21,7 @@ from generators.population import enumerate_population, not_enumerable
 
 from .config import ModelConfig, TrainConfig
 from .loop_kernels import evaluate, train_steps
+from .memory import check_memory
 from .model import Model
 from .optim_kernels import OPT_CODE, SCHED_CODE, lr_at
 from .run import Run
@@ -99,11 +100,13 @@ class _Trainer:
 
     def steps(self, step0: int, n: int):
         """Up to n updates from global step step0 (fewer at a chunk's end): (losses, accs, status)."""
+        interrupt.check()
         n = self._batches(min(n, self.C))
         arch, offs, dims, in_row, out_row = self.net
         out = train_steps(arch, self.P, self.G, self.M1, self.M2, in_row, out_row, offs, dims,
                           *self.chunk, self.pos, step0, n, *self.hyper)
         self.pos += n
+        interrupt.check()  # P has moved: train() goes back to the last record
         return out
 
     def loss_here(self, ex: tuple | None = None) -> tuple[float, float]:
@@ -125,6 +128,7 @@ class _Trainer:
         return lr_at(step, base, schedule, t_max, eta_min)
 
 
+@interrupt.deferred()  # Ctrl-C waits for the kernel in flight (see generators/interrupt.py)
 def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progress: bool = True,
           out_dir=None, force: bool = False) -> Run:
     """Train a model on the corpus's training split and return (and, with out_dir, save) the Run.
@@ -132,12 +136,15 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     The model is initialised with train_cfg.seed; the training stream and the validation
     sample use seeds derived from it.  A non-finite loss stops the run with status
     "diverged", Ctrl-C with status "interrupted"; either way the Run holds what was recorded.
+    Ctrl-C then still raises KeyboardInterrupt when train() returns (after saving to out_dir),
+    unless the caller holds an ``interrupt.deferred()`` block, which raises it at its own end.
     """
     if out_dir is not None:
         atomic.check_target(out_dir, force, folder=True)
     tc = train_cfg
     if len(corpus.split_ids("train")) == 0:
         raise InputError("the train split of the corpus is empty")
+    check_memory(model_cfg.fit(corpus.vocab_size, corpus.max_len, corpus.task), tc)  # before allocating
     tr = _Trainer(corpus, Model.from_corpus(corpus, model_cfg, seed=tc.seed), tc)
     val, fit = (eval_set(corpus, split, tc.batch_size, tc.seed) for split in ("validation", "train"))
     val = None if val is None else _arrays(val)

@@ -18,16 +18,6 @@ from generators.errors import InputError
 from generators.parity import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text!r}")
-    return value
-
-
 def add_output_options(p: argparse.ArgumentParser, what: str = "corpus file (.npz)") -> None:
     """-o/--output PATH (required) and --force."""
     p.add_argument("-o", "--output", required=True, metavar="PATH", help=f"the {what} to write")
@@ -36,7 +26,9 @@ def add_output_options(p: argparse.ArgumentParser, what: str = "corpus file (.np
 
 def add_seed_option(p: argparse.ArgumentParser, default: int = 42, help: str = "random seed") -> None:
     """--seed S: a non-negative integer (argparse rejects anything else with exit code 2)."""
-    p.add_argument("--seed", type=_seed, default=default, metavar="S", help=f"{help} (default {default})")
+    from experiments.cli import int_at_least
+
+    p.add_argument("--seed", type=int_at_least(0), default=default, metavar="S", help=f"{help} (default {default})")
 
 
 def float_list(text: str, option: str) -> list[float]:

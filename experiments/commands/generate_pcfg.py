@@ -58,7 +58,9 @@ def register(gsub) -> None:
     p.add_argument("--grammar", default="toy-english", metavar="NAME|FILE",
                    help=f"built-in grammar ({', '.join(BUILTIN)}) or a grammar file (default %(default)s)")
     p.add_argument("--start", metavar="SYMBOL", help="start symbol (default: the first rule's left-hand side)")
-    p.add_argument("--sequences", type=int, default=10000, metavar="N", help="sentences (default %(default)s)")
+    p.add_argument("--sequences", type=int, default=10000, metavar="N",
+                   help="sentences (default %(default)s; at most 10,000,000, about two minutes, unless the "
+                   "environment variable TYING_MAX_SEQUENCES allows more)")
     add_seed_option(p, help="seed of sampling and of the coin positions")
     p.add_argument("--task", choices=("mlm", "causal"), default="mlm", help="training task (default %(default)s)")
     p.add_argument("--mask-rate", type=float, default=None, metavar="R",

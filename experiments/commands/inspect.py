@@ -64,6 +64,7 @@ def run(args) -> int:
 
 
 def register(subparsers) -> None:
+    from experiments.cli import int_at_least
     from experiments.commands.generate import add_seed_option
 
     p = subparsers.add_parser(
@@ -73,12 +74,13 @@ def register(subparsers) -> None:
         "enumerated (parity), otherwise estimated from n-gram contexts with the sample counts reported.")
     p.add_argument("path", metavar="PATH", help="corpus file (.npz)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--top", type=int, default=10,
+    p.add_argument("--top", type=int_at_least(0), default=10, metavar="N",
                    help="how many pairs with the largest D to list (default %(default)s)")
-    p.add_argument("--max-rows", type=int, default=MAX_ROWS,
+    p.add_argument("--max-rows", type=int_at_least(1), default=MAX_ROWS, metavar="N",
                    help="largest exact enumeration, in (context, target) pairs (default %(default)s)")
-    p.add_argument("--ngram", type=int, default=2, metavar="K",
+    p.add_argument("--ngram", type=int_at_least(1), default=2, metavar="K",
                    help="estimates: symbols on each side of the target (default %(default)s)")
-    p.add_argument("--draws", type=int, default=1, help="estimates: seeded realizations to count (default %(default)s)")
+    p.add_argument("--draws", type=int_at_least(1), default=1, metavar="N",
+                   help="estimates: seeded realizations to count (default %(default)s)")
     add_seed_option(p, default=0, help="estimates: seed of the first realization")
     p.set_defaults(func=run)

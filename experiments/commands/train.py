@@ -9,11 +9,12 @@ Exit codes: 0 completed, 1 diverged (the run folder is still written),
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import time
 
-from generators import atomic
+from generators import atomic, interrupt
 from generators.corpus import Corpus
 from generators.errors import InputError
 
@@ -79,7 +80,7 @@ def _pair(text: str) -> tuple[float, float]:
     try:
         a, b = (float(x) for x in text.split(","))
     except ValueError:
-        raise InputError(f"expected two numbers like 0.9,0.999, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected two numbers like 0.9,0.999, got {text!r}") from None
     return a, b
 
 
@@ -148,15 +149,18 @@ def run(args) -> int:
     corpus = Corpus.load(args.corpus)
     model_cfg, train_cfg = settings(args, corpus)
     t0 = time.perf_counter()
-    result = train(corpus, model_cfg, train_cfg, progress=not args.no_progress)
-    elapsed = time.perf_counter() - t0
-    result.corpus_info["path"] = str(args.corpus)
-    result.save(out, args.force)
-    c, n = result.model_cfg, result.final_step
-    val = (f", val loss {result.val_loss[-1]:.4f} acc {result.val_acc[-1]:.3f}" if len(result.val_steps) else "")
-    print(f"{out}: {c.arch} {'tied' if c.tied else 'untied'}, {result.status} at step {n} in {elapsed:.1f} s"
-          f" ({1000 * elapsed / max(n, 1):.3f} ms/step); train loss {result.train_loss[-1]:.4f}"
-          f" acc {result.train_acc[-1]:.3f}{val}")
+    # Ctrl-C during training or saving: the run is saved with what was recorded, then the block's end
+    # raises KeyboardInterrupt, which the CLI turns into exit 130
+    with interrupt.deferred():
+        result = train(corpus, model_cfg, train_cfg, progress=not args.no_progress)
+        elapsed = time.perf_counter() - t0
+        result.corpus_info["path"] = str(args.corpus)
+        result.save(out, args.force)
+        c, n = result.model_cfg, result.final_step
+        val = f", val loss {result.val_loss[-1]:.4f} acc {result.val_acc[-1]:.3f}" if len(result.val_steps) else ""
+        print(f"{out}: {c.arch} {'tied' if c.tied else 'untied'}, {result.status} at step {n} in {elapsed:.1f} s"
+              f" ({1000 * elapsed / max(n, 1):.3f} ms/step); train loss {result.train_loss[-1]:.4f}"
+              f" acc {result.train_acc[-1]:.3f}{val}")
     if result.status == "diverged":
         print(f"tying train: {result.message}", file=sys.stderr)
         return 1
