@@ -74,7 +74,7 @@ def run_parity(args) -> int:
 
 
 def register(subparsers) -> None:
-    from experiments.cli import Parser
+    from experiments.cli import Parser, int_at_least
 
     p = subparsers.add_parser(
         "generate", help="generate a corpus", description="Generate a corpus and save it as one .npz file "
@@ -94,12 +94,13 @@ def register(subparsers) -> None:
     pp.add_argument("--splits", default=None, metavar="TRAIN,VAL,TEST",
                     help="fractions of the 2^BITS strings, rounded cumulatively; 1,0,0 puts the whole "
                     "population in train (default 0.9,0.1,0)")
-    pp.add_argument("--seed", type=_seed, default=None, metavar="S", help="seed of the split shuffle (default 42)")
+    pp.add_argument("--seed", type=int_at_least(0), default=None, metavar="S",
+                    help="seed of the split shuffle (default 42)")
     pp.add_argument("--paper-split", action="store_true",
                     help="the split of the paper's code, shared by all its runs: the all-ones string left out, "
                     "the other 2^BITS - 1 shuffled by Python's random.Random(14) and cut 90%%/10%%/rest by "
                     "truncation (114/12/1 strings for 7 bits)")
-    pp.add_argument("--split-seed", type=_seed, default=None, metavar="S",
+    pp.add_argument("--split-seed", type=int_at_least(0), default=None, metavar="S",
                     help="with --paper-split: another shuffle seed, for a random split of the paper's shape "
                     "(default 14, the paper's)")
     add_output_options(pp)
