@@ -9,15 +9,14 @@ EXPERIMENTS = ("xor", "xor-long", "splits", "twins", "quadrants")
 def register(sub) -> None:
     p = sub.add_parser(
         "reproduce", help="rerun the paper's experiments and write figures and a report of claims",
-        description="Rerun Bertolotti & Cazzola (ICML 2024) on the paper's own data split: the XOR experiments "
-        "(DH, NDH, YDH settings; transformer, mixer and bilinear; tied and untied; 5 seeds; the paper's "
-        "150,000 steps), the transformer's XOR grid at 600,000 steps, split sensitivity (DH, untied, on 10 "
-        "random splits of the paper's shape x 3 seeds), the twin-word MLM experiment on toy-english, and the "
-        "four relation quadrants. Writes OUT/REPORT.md (one row per claim: criterion, measured mean ± sd "
-        "over seeds with 95%% intervals for rates, pass/fail), OUT/claims.json, OUT/figures/*.png|pdf and "
-        "every run under OUT/sweeps/. Rerunning the same command resumes: finished runs are not run again. "
-        "On a 2-core 2.1 GHz Xeon the full mode is about 7 h of worker time (3.5 h on 2 cores); --only runs "
-        "a part of it.",
+        description="Rerun Bertolotti & Cazzola (ICML 2024) on the paper's own data split: the XOR experiments (DH, NDH, "
+        "YDH settings; transformer, mixer and bilinear; tied and untied; 5 seeds; the paper's 150,000 steps), "
+        "the transformer's XOR grid at 600,000 steps, split sensitivity (DH, untied, on 10 random splits of "
+        "the paper's shape x 3 seeds), the twin-word MLM experiment on toy-english, and the four relation "
+        "quadrants (transformer). Writes OUT/REPORT.md (one row per claim: criterion, measured mean ± sd over "
+        "seeds with 95% intervals for rates, pass/fail), OUT/claims.json, OUT/figures/*.png|pdf and every run "
+        "under OUT/sweeps/. Rerunning the same command resumes: finished runs are not run again. On a 2-core "
+        "2.1 GHz Xeon the full mode is about 7 h of worker time (3.5 h on 2 cores); --only runs a part of it.",
     )
     p.add_argument("target", choices=["paper"], help="what to reproduce")
     p.add_argument("--quick", action="store_true",
