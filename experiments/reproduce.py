@@ -314,7 +314,7 @@ def split_figures(first: dict, steps: int, figdir: Path, force: bool) -> list:
         name = f"splits-{arch}-learned"
         plot_learned_fraction(by_split, steps, highlight="paper split" if "paper split" in by_split else None,
                               out=figdir / name, force=force,
-                              title=f"XOR DH, {arch} untied: runs that have learned, per data split")
+                              title=f"XOR DH, {arch} untied: learned, per data split")
         written.append(name)
     return written
 
