@@ -68,10 +68,6 @@ def eval_set(corpus: Corpus, split: str, batch_size: int, seed: int) -> Examples
     return stream.next(max(1, -(-VAL_SAMPLE // stream.batch)))
 
 
-def validation_set(corpus: Corpus, batch_size: int, seed: int) -> Examples | None:
-    return eval_set(corpus, "validation", batch_size, seed)
-
-
 class _Trainer:
     """The state of one run between numba calls."""
 
