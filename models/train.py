@@ -142,9 +142,10 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
         raise InputError("the train split of the corpus is empty")
     check_memory(model_cfg.fit(corpus.vocab_size, corpus.max_len, corpus.task), tc)  # before allocating
     tr = _Trainer(corpus, Model.from_corpus(corpus, model_cfg, seed=tc.seed), tc)
-    val, fit = (eval_set(corpus, split, tc.batch_size, tc.seed) for split in ("validation", "train"))
+    val = eval_set(corpus, "validation", tc.batch_size, tc.seed)
     val = None if val is None else _arrays(val)
-    fit = _arrays(fit)
+    # population mode already holds the exact training population as its one batch
+    fit = tr.chunk if tc.mode == "population" else _arrays(eval_set(corpus, "train", tc.batch_size, tc.seed))
     run = Run(tr.cfg, tc, corpus_info(corpus))
     # step -> (loss, acc) of the batch, of the validation set, of the training set; [(step, E_in, E_out, b_out)]
     curve, vcurve, fcurve, embs = {}, {}, {}, []
