@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from generators.pcfg import load_grammar, pcfg_corpus
+from tying.generators import load_grammar, pcfg_corpus
 
 TARGET = 1_000_000
 

@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.examples import Examples
-from models import params
-from models.config import ModelConfig, TrainConfig
-from models.loop_kernels import train_steps
-from models.model import Model
-from models.optim_kernels import OPT_CODE, SCHED_CODE
+from tying.generators import Examples
+from tying.models import params
+from tying.models import ModelConfig, TrainConfig
+from tying.models.loop_kernels import train_steps
+from tying.models import Model
+from tying.models.optim_kernels import OPT_CODE, SCHED_CODE
 
 RTOL = 1e-6
 LN_EPS = 1e-5
@@ -190,7 +190,7 @@ def optimizer(model: Reference, tc: TrainConfig):
 
 
 def ours_arrays(ex: Examples) -> tuple:
-    from models.train import _arrays  # the trainer's fixed kernel dtypes
+    from tying.models.train import _arrays  # the trainer's fixed kernel dtypes
 
     return _arrays(ex)
 

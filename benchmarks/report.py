@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
-from figures import style
-from generators import atomic
+from tying.figures import style
+from tying.core import atomic
 
 TARGETS = {"small": 15.0, "medium": 5.0}  # issue 6: ours / torch eager, single-threaded
 

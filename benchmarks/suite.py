@@ -25,11 +25,11 @@ import numba
 import numpy as np
 import torch
 
-from generators.errors import InputError
-from generators.population import enumerate_population
-from models.config import ModelConfig, TrainConfig
-from models.loop_kernels import train_steps
-from models.model import Model
+from tying.core.errors import InputError
+from tying.generators import enumerate_population
+from tying.models import ModelConfig, TrainConfig
+from tying.models.loop_kernels import train_steps
+from tying.models import Model
 
 from . import flops, workloads
 from .reference_torch import (AgreementError, Reference, batch, check_agreement, counted_flops, hyper, optimizer,
@@ -196,7 +196,7 @@ def throughput(corpus, archs, quick: bool, log=print) -> list[dict]:
 def end_to_end(corpus, quick: bool, log=print) -> dict:
     """models.train.train on the paper-small transformer: stream sampling, recording and validation
     every 100 steps included; and a warm start (numba cache filled) in a fresh process."""
-    from models.train import train
+    from tying.models import train
 
     cfg, steps = ModelConfig(arch="transformer"), 500 if quick else 3000
     train(corpus, cfg, TrainConfig(steps=2, progress=False), progress=False)
@@ -292,7 +292,7 @@ def exponents(rows) -> dict:
 
 
 def generators(quick: bool, log=print) -> dict:
-    from generators.parity import parity_corpus
+    from tying.generators import parity_corpus
 
     from . import bench_pcfg
 
@@ -321,8 +321,8 @@ def sweep_throughput(quick: bool, log=print) -> dict:
     multiprocessing's forkserver (once per process) is not.  Quick mode: 300 steps per run."""
     import dataclasses
 
-    from experiments.reproduce import QUICK, xor_spec
-    from experiments.sweep import sweep
+    from tying.experiments.reproduce import QUICK, xor_spec
+    from tying.experiments.sweep import sweep
 
     plan = dataclasses.replace(QUICK, seeds=(0,))
     if quick:

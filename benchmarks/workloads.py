@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.examples import Examples, Stream
-from generators.parity import parity_corpus
-from models.config import PAPER_MEDIUM, PAPER_SMALL, ModelConfig
+from tying.generators import Examples, Stream
+from tying.generators import parity_corpus
+from tying.models.config import PAPER_MEDIUM, PAPER_SMALL, ModelConfig
 
 TRAIN_BATCH = 1024  # the paper's batch: larger than the ~115-string train split, so one step = one epoch
 

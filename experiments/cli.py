@@ -7,31 +7,13 @@ prints one line and exits 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from generators.errors import InputError
-from generators.interrupt import caused_by_interrupt
+from tying.core.errors import InputError
+from tying.core.interrupt import caused_by_interrupt
 
-COMMANDS = ("generate", "inspect", "export", "train", "sweep", "verify", "reproduce", "bench")
+from .commands.options import Parser
 
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, no usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def int_at_least(low: int):
-    """An option type: an integer >= low (argparse reports anything else in one line, exit 2)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
-        return value
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,13 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(Bertolotti & Cazzola, ICML 2024).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"experiments.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"experiments.commands.{name}":
-                raise
-            continue
+    from . import commands
+
+    for module in commands.modules():
         module.register(sub)
     return parser
 

@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from generators import atomic
-from generators.corpus import Corpus, package_version
-from generators.parity import PAPER_SPLIT_SEED
+from tying.core import atomic
+from tying.core.version import package_version
+from tying.generators import Corpus
+from tying.generators import PAPER_SPLIT_SEED
 
 from . import sweep as sweeper
 from . import xor_claims as X
@@ -265,9 +266,9 @@ def split_contrasts(ratios: dict) -> list:
 
 # ------------------------------------------------------------------------------ figures
 def xor_figures(groups: dict, figdir: Path, force: bool, tag: str = "") -> list:
-    from figures.accuracy import plot_accuracy
-    from figures.distances import plot_distances
-    from figures.maps import plot_maps
+    from tying.figures.accuracy import plot_accuracy
+    from tying.figures.distances import plot_distances
+    from tying.figures.maps import plot_maps
 
     written = []
     for setting, arch, tied, untied in X.xor_cells(groups):
@@ -307,7 +308,7 @@ def xor_figures(groups: dict, figdir: Path, force: bool, tag: str = "") -> list:
 
 
 def split_figures(first: dict, steps: int, figdir: Path, force: bool) -> list:
-    from figures.learning import plot_learned_fraction
+    from tying.figures.learning import plot_learned_fraction
 
     written = []
     for arch, by_split in first.items():
@@ -387,8 +388,8 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
 def warm_up() -> None:
     """Compile (or load) every kernel once here, so the worker processes find a filled numba cache
     instead of each compiling the same code at the same time."""
-    from generators.parity import parity_corpus
-    from models import ModelConfig, TrainConfig, train
+    from tying.generators import parity_corpus
+    from tying.models import ModelConfig, TrainConfig, train
 
     corpus = parity_corpus(bits=2, splits=(0.5, 0.5, 0.0))
     train(corpus, ModelConfig(arch="bilinear"), TrainConfig(steps=2, record_every=1, eval_every=1), progress=False)
@@ -445,7 +446,7 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     if "twins" in specs:
         claims += twins_claims(load_groups(out / "sweeps" / "twins", specs["twins"]))
     if "quadrants" in specs:
-        from figures.quadrants import plot_quadrants
+        from tying.figures.quadrants import plot_quadrants
 
         values, qc = quadrant_values(load_groups(out / "sweeps" / "quadrants", specs["quadrants"]),
                                      plan.quadrant_archs[0])

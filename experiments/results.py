@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.corpus import Corpus
-from generators.truth import exact as exact_truth
-from models.run import Run
+from tying.generators import Corpus
+from tying.generators import exact as exact_truth
+from tying.models import Run
 
 from .spec import load_spec, run_id
 from .worker import corpus_file

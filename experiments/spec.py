@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import inspect
 import itertools
 import json
@@ -69,20 +68,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from generators.errors import InputError
-from generators.limits import check_count
-from models.config import ModelConfig, TrainConfig
+from tying.core.errors import InputError
+from tying.core.limits import check_count
+from tying.generators import BUILTIN, FORMS, GRAMMAR_DIR, apply_steps, load_grammar, parity_corpus, pcfg_corpus
+from tying.models import ModelConfig, TrainConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-# generator name -> "module:function"; the function's keyword defaults define its options.
-GENERATORS = {
-    "parity": "generators.parity:parity_corpus",
-    "pcfg": "experiments.spec:pcfg",
-}
+# generator names; generator_function gives each one's function, whose keyword defaults define its options
+GENERATORS = ("parity", "pcfg")
 SECTIONS = ("corpus", "model", "train", "record")
 TOP_KEYS = {"name", "description", "seeds", *SECTIONS}
 NOT_IN_MODEL = {"objective": "the objective comes from the corpus's task"}
@@ -221,8 +218,7 @@ def _unknown(section: str, key: str, schema: dict) -> str:
 def generator_function(name):
     if not isinstance(name, str) or name not in GENERATORS:
         raise InputError(f"unknown generator {name!r} (expected one of {', '.join(GENERATORS)})")
-    module, fn = GENERATORS[name].split(":")
-    return getattr(importlib.import_module(module), fn)
+    return {"parity": parity_corpus, "pcfg": pcfg}[name]
 
 
 def _from_defaults(fn) -> dict:
@@ -322,8 +318,6 @@ def _lists(value):
 # ---------------------------------------------------------------------------- generators
 def _grammar(name: str, base: Path) -> tuple[str, str]:
     """(name or absolute path, sha256 of the text) of a built-in grammar or a grammar file."""
-    from generators.pcfg import BUILTIN, GRAMMAR_DIR
-
     path = GRAMMAR_DIR / BUILTIN[name] if name in BUILTIN else (base / name).resolve()
     if not path.is_file():
         raise InputError(f"grammar file not found: {name} (built-in grammars: {', '.join(BUILTIN)})")
@@ -339,8 +333,6 @@ def pcfg(grammar: str = "toy-english", start: str = "", sequences: int = 10000, 
     ``transforms`` are strings "KIND SPEC" with the command line's syntax
     ("twins 100:0.5", "split dog:0.5,0.5", "allomorph the:dog+cat/@V", "merge a,b", "coin").
     """
-    from experiments.commands.generate_pcfg import FORMS, apply_steps
-    from generators.pcfg import load_grammar, pcfg_corpus
 
     g = load_grammar(grammar, start=start or None)
     if grammar_sha256 and g.sha256 != grammar_sha256:

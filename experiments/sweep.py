@@ -43,10 +43,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from generators import atomic, interrupt
-from generators.errors import InputError
-from models.config import ModelConfig
-from models.memory import check_memory
+from tying.core import atomic, interrupt
+from tying.core.errors import InputError
+from tying.models import ModelConfig
+from tying.models import check_memory
 
 from . import worker
 from .spec import Spec, content_hash, load_spec, run_id
@@ -251,14 +251,3 @@ def _stop(ex: ProcessPoolExecutor) -> None:
             p.kill()
             p.join()
     ex.shutdown(wait=True)  # the pool's own thread sees them gone and releases its queues
-
-
-def add_executor_args(parser) -> None:
-    """The --workers / --dask options, for every command that runs a sweep."""
-    from experiments.cli import int_at_least
-
-    parser.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
-                        help="local worker processes (default: one per core)")
-    parser.add_argument("--dask", default=None, metavar="ADDRESS",
-                        help="run on a Dask distributed cluster, e.g. tcp://host:8786 (extra 'dask'); "
-                        "the workers must see the output folder")

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from generators import atomic
-from generators.corpus import Corpus
-from generators.errors import InputError
+from tying.core import atomic
+from tying.generators import Corpus
+from tying.core.errors import InputError
 
 from .spec import canonical, content_hash, generator_function, run_id
 
@@ -86,8 +86,8 @@ def resolve_pairs(corpus: Corpus, pairs) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------------------- the real run
 def run_one(config: dict, out_root: str, run_dir: str) -> dict:
     """Build (or reuse) the corpus, train, save the Run into run_dir, return its summary."""
-    from models.config import ModelConfig
-    from models.train import train
+    from tying.models import ModelConfig
+    from tying.models import train
 
     corpus = load_corpus(config["corpus"], out_root)
     pairs = resolve_pairs(corpus, config["record"]["pairs"])
@@ -102,7 +102,7 @@ def run_one(config: dict, out_root: str, run_dir: str) -> dict:
 
 def train_config(config: dict):
     """The TrainConfig of a resolved run config (its [train] section and the record intervals)."""
-    from models.config import TrainConfig
+    from tying.models import TrainConfig
 
     rec = config["record"]
     return TrainConfig(**config["train"], record_every=rec["every"], eval_every=rec["eval_every"], progress=False)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.stats import group_permutation_test, mean_ci, wilson_interval
+from tying.figures.stats import group_permutation_test, mean_ci, wilson_interval
 
 from .results import Claim, Group, occurring, table_curves, truth_of
 
@@ -162,8 +162,8 @@ def p3_bounds(group: Group, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     """Per run of an untied group: the data's separation bound |log r| / max ||h(x)|| of the output
     pair (P3, no output bias), where r = p(a|x)/p(b|x) is a constant of the data, and the fit error
     max_x |<h(x), o_a - o_b> - log r| (the bound assumes a model that reproduces the data's ratio)."""
-    from generators.population import enumerate_population
-    from theory.p3_separation import separation_bound
+    from tying.generators import enumerate_population
+    from tying.theory.p3_separation import separation_bound
 
     pa, pb = (truth_of(group.corpus, "train").column(s) for s in (a, b))
     both = (pa > 0) & (pb > 0)

@@ -5,7 +5,7 @@ exact value, labelled with it.
 """
 from __future__ import annotations
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 from . import style
 

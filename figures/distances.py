@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from matplotlib.lines import Line2D
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 from . import style
 

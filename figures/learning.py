@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.lines import Line2D
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 from . import style
 

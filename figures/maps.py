@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 from . import style
 

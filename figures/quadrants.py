@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.lines import Line2D
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 from . import style
 from .stats import as_seeds, mean_ci

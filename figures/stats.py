@@ -18,7 +18,7 @@ import statistics
 
 import numpy as np
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 _CHUNK = 512  # steps per gather, to bound memory at n_boot * n_seeds * _CHUNK floats
 

@@ -15,8 +15,8 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from generators import atomic
-from generators.errors import InputError
+from tying.core import atomic
+from tying.core.errors import InputError
 
 from .stats import as_seeds, mean_ci
 

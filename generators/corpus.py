@@ -26,21 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic
-from .errors import InputError
+from tying.core import atomic
+from tying.core.errors import InputError
 
 TASKS = ("mlm", "causal")
 SPLITS = ("train", "validation", "test")
 FORMAT_VERSION = 1
-
-
-def package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("tying")
-    except Exception:  # running from a source tree that is not installed
-        return "0+unknown"
 
 
 @dataclass

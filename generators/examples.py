@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import Corpus
-from .errors import InputError
+from tying.core.errors import InputError
 from .stream_kernels import sample_steps
 
 

@@ -28,8 +28,9 @@ import random
 
 import numpy as np
 
-from .corpus import Corpus, Realization, package_version
-from .errors import InputError
+from tying.core.version import package_version
+from .corpus import Corpus, Realization
+from tying.core.errors import InputError
 
 MEANINGS = ("bit0", "bit1", "label0", "label1", "mask")
 MAX_BITS = 20

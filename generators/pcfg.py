@@ -33,10 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import interrupt
-from .corpus import TASKS, Corpus, Realization, package_version
-from .errors import InputError
-from .limits import check_count
+from tying.core import interrupt
+from tying.core.version import package_version
+from .corpus import TASKS, Corpus, Realization
+from tying.core.errors import InputError
+from tying.core.limits import check_count
 from .parity import check_fractions, split_sizes
 from .pcfg_kernels import sample_sentences
 

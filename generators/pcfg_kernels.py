@@ -10,7 +10,7 @@ fixes the output and chunked calls continue one stream.
 """
 import numpy as np
 from numba import njit
-from . import kernel_cache
+from tying.core import kernel_cache
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .corpus import Corpus
-from .errors import InputError
+from tying.core.errors import InputError
 from .examples import Examples
 from .population_kernels import enumerate_contexts
 

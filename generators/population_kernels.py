@@ -8,7 +8,7 @@ realization's probability is the product of its digits' probabilities.
 """
 import numpy as np
 from numba import njit
-from . import kernel_cache
+from tying.core import kernel_cache
 
 
 @njit(cache=True)

@@ -5,7 +5,7 @@ kernel is pure: the same arrays in give the same arrays out.
 """
 import numpy as np
 from numba import njit
-from . import kernel_cache
+from tying.core import kernel_cache
 
 
 @njit(cache=True, inline="always")  # inlined: a call per token costs more than the draw

@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .corpus import Corpus
-from .errors import InputError
+from tying.core.errors import InputError
 from .parity import check_weights
 
 EQ_TOL = 1e-12

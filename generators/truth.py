@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .corpus import SPLITS, Corpus
-from .errors import InputError
+from tying.core.errors import InputError
 from .examples import Examples
 from .population import MAX_ROWS, targets_per_sequence, enumerate_population, not_enumerable, select
 from .truth_kernels import row_gaps

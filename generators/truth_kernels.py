@@ -1,7 +1,7 @@
 """Numba kernels for ground-truth comparisons of target distributions."""
 import numpy as np
 from numba import njit
-from . import kernel_cache
+from tying.core import kernel_cache
 
 
 @njit(cache=True)

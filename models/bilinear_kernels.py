@@ -11,8 +11,9 @@ import numpy as np
 from numba import njit
 
 from .head_kernels import embed, embed_backward, head_loss_grad
+from . import params
 from .params import D_CAUSAL, D_D, D_T
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 
 @njit(cache=True)
@@ -80,4 +81,4 @@ def loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_p
     return loss, acc
 
 
-kernel_cache.stamp(globals())
+kernel_cache.stamp(globals(), compiled_in=(params,))

@@ -11,7 +11,7 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 ARCHS = ("bilinear", "mixer", "transformer", "lstm")
 ACTIVATIONS = ("relu", "gelu")

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from . import bilinear_kernels, lstm_kernels, mixer_kernels, transformer_kernels
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 
 @njit(cache=True)

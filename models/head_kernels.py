@@ -9,8 +9,9 @@ import math
 import numpy as np
 from numba import njit
 
+from . import params
 from .params import D_BIAS, D_D, D_R, D_V, EMB, OUT_BIAS
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 
 @njit(cache=True)
@@ -110,4 +111,4 @@ def group_targets(B, tgt_seq):
     return start, order
 
 
-kernel_cache.stamp(globals())
+kernel_cache.stamp(globals(), compiled_in=(params,))

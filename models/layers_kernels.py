@@ -2,7 +2,7 @@
 import math
 
 from numba import njit
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 SQRT2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

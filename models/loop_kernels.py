@@ -12,7 +12,7 @@ from numba import njit
 
 from .dispatch_kernels import loss_grad_any
 from .optim_kernels import ADAMW, SGD, adam_step, lr_at, sgd_step
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 
 @njit(cache=True)

@@ -28,8 +28,9 @@ import numpy as np
 from numba import njit
 
 from .head_kernels import embed, embed_backward, group_targets, head_loss_grad
+from . import params
 from .params import D_D, D_DIRS, D_HIDDEN, D_LAYERS, N_COMMON
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 W_IH, W_HH, B_IH, B_HH = range(4)
 
@@ -295,4 +296,4 @@ def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
     return Hout
 
 
-kernel_cache.stamp(globals())
+kernel_cache.stamp(globals(), compiled_in=(params,))

@@ -9,8 +9,8 @@ allocate 102 TiB" or an int64 overflow inside a kernel.
 """
 from __future__ import annotations
 
-from generators.errors import InputError
-from generators.limits import gib, limit
+from tying.core.errors import InputError
+from tying.core.limits import gib, limit
 
 from .config import ModelConfig, TrainConfig
 

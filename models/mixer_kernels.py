@@ -28,8 +28,9 @@ from numba import njit
 
 from .head_kernels import embed, embed_backward, group_targets, head_loss_grad
 from .layers_kernels import act, act_grad, layernorm_bwd, layernorm_fwd
+from . import params
 from .params import D_ACT, D_CAUSAL, D_CFF, D_D, D_FF, D_LAYERS, D_T, MIXER_LAYER, N_COMMON
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 LN_EPS = 1e-5
 CHUNK_FLOATS = 1 << 15  # ~256 KB of cached activations per chunk of sequences
@@ -290,4 +291,4 @@ def loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_p
     return loss, acc
 
 
-kernel_cache.stamp(globals())
+kernel_cache.stamp(globals(), compiled_in=(params,))

@@ -12,8 +12,8 @@ import dataclasses
 
 import numpy as np
 
-from generators.errors import InputError
-from generators.examples import Examples
+from tying.core.errors import InputError
+from tying.generators import Examples
 
 from . import bilinear_kernels, lstm_kernels, mixer_kernels, params, transformer_kernels
 from .config import PAPER_SMALL, ModelConfig

@@ -8,7 +8,7 @@ is t + 1 and ``CosineAnnealingLR.last_epoch`` is t.
 import math
 
 from numba import njit
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 SGD, ADAM, ADAMW = 0, 1, 2
 CONSTANT, COSINE = 0, 1

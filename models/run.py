@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from generators import atomic
-from generators.corpus import package_version
-from generators.errors import InputError
+from tying.core import atomic
+from tying.core.version import package_version
+from tying.core.errors import InputError
 
 from .config import ModelConfig, TrainConfig
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from generators import atomic, interrupt
-from generators.corpus import Corpus
-from generators.errors import InputError
-from generators.examples import Examples, Stream
-from generators.population import enumerate_population, not_enumerable
+from tying.core import atomic, interrupt
+from tying.generators import Corpus
+from tying.core.errors import InputError
+from tying.generators import Examples, Stream
+from tying.generators import enumerate_population, not_enumerable
 
 from .config import ModelConfig, TrainConfig
 from .loop_kernels import evaluate, train_steps

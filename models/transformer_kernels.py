@@ -39,8 +39,9 @@ from numba import njit
 
 from .head_kernels import embed, embed_backward, group_targets, head_loss_grad
 from .layers_kernels import act, act_grad, layernorm_bwd, layernorm_fwd
+from . import params
 from .params import D_ACT, D_CAUSAL, D_D, D_FF, D_HEADS, D_LAYERS, N_COMMON, TRANSFORMER_LAYER
-from generators import kernel_cache
+from tying.core import kernel_cache
 
 IN_W, IN_B, OUT_W, OUT_B, LN1_G, LN1_B, FF_W1, FF_B1, FF_W2, FF_B2, LN2_G, LN2_B = range(12)
 NB = len(TRANSFORMER_LAYER)
@@ -341,4 +342,4 @@ def hidden(P, offs, dims, in_row, tokens, lengths, tgt_seq, tgt_pos):
     return Hout
 
 
-kernel_cache.stamp(globals())
+kernel_cache.stamp(globals(), compiled_in=(params,))

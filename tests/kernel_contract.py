@@ -12,9 +12,9 @@ Finite-difference criteria (float64 central differences, step 1e-5, over every p
 """
 import numpy as np
 
-from generators.corpus import Corpus, Realization
-from models import bilinear_kernels, lstm_kernels, mixer_kernels, params, transformer_kernels
-from models.config import ModelConfig
+from tying.generators.corpus import Corpus, Realization
+from tying.models import bilinear_kernels, lstm_kernels, mixer_kernels, params, transformer_kernels
+from tying.models.config import ModelConfig
 
 V, T = 6, 5  # symbol V - 1 is the mask
 MASK = V - 1

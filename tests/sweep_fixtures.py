@@ -11,7 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
-from experiments.spec import run_id
+from tying.experiments.spec import run_id
 
 SPEC = """
 name = "fixture"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from generators import atomic
-from generators.errors import InputError
-from generators.parity import parity_corpus
+from tying.core import atomic
+from tying.core.errors import InputError
+from tying.generators.parity import parity_corpus
 
-TYING = [sys.executable, "-m", "experiments.cli"]
+TYING = [sys.executable, "-m", "tying"]
 # a write that stops after its bytes are in the temp file, until the file GO appears (or it is killed)
 PAUSED = """
 import os, sys, time
@@ -22,7 +22,7 @@ def fsync(fd):
     while not Path("GO").exists():
         time.sleep(0.01)
 os.fsync = fsync
-from experiments.cli import main
+from tying.experiments.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

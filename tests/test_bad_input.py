@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generators.corpus import _checksum
-from generators.parity import parity_corpus
+from tying.generators.corpus import _checksum
+from tying.generators.parity import parity_corpus
 
-TYING = [sys.executable, "-m", "experiments.cli"]
+TYING = [sys.executable, "-m", "tying"]
 NO_DASK = ("import sys; sys.modules['distributed'] = None  # as if the dask extra were not installed\n"
-           "from experiments.cli import main; sys.exit(main(sys.argv[1:]))")
+           "from tying.experiments.cli import main; sys.exit(main(sys.argv[1:]))")
 P, G, T = ["generate", "parity"], ["generate", "pcfg", "--sequences", "20"], ["train", "--corpus", "{in}/c.npz"]
 OUT = ["-o", "out"]
 SPEC = "[corpus]\ngenerator = 'parity'\nbits = 2\n[train]\nsteps = 1\n"

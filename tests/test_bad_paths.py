@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from experiments.cli import main
-from generators.errors import InputError
-from generators.parity import parity_corpus
+from tying.experiments.cli import main
+from tying.core.errors import InputError
+from tying.generators.parity import parity_corpus
 
 GEN = ["generate", "parity", "--bits", "2", "--seed", "1"]
 

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is in the checkout, not installed
 
 from benchmarks import flops  # noqa: E402
-from models.config import ModelConfig  # noqa: E402
+from tying.models.config import ModelConfig  # noqa: E402
 
 CPUINFO = """processor\t: 0
 model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz
@@ -73,7 +73,7 @@ def test_fit_exponent_recovers_a_power_law():
 
 
 def test_bench_command_refuses_bad_input_in_one_line(tmp_path, capsys):
-    from experiments.cli import main
+    from tying.experiments.cli import main
 
     assert main(["bench", "--quick", "--out", str(tmp_path / "missing" / "results")]) == 2
     err = capsys.readouterr().err.strip()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main
-from generators.corpus import Corpus
+from tying.experiments.cli import main
+from tying.generators.corpus import Corpus
 
 DH_D01 = 0.5 * (math.log(2) + 0.1 * math.log(0.1) + 0.9 * math.log(0.9))  # 0.5 KL(Bern(0.1) || Bern(1/2))
 
@@ -217,7 +217,7 @@ def test_generate_parity_paper_split(tmp_path, capsys):
     path = tmp_path / "paper.npz"
     rc, out, _ = run(capsys, "generate", "parity", "--paper-split", "-o", path)
     assert rc == 0 and "127 sequences (train 114, validation 12, test 1)" in out
-    from generators.parity import parity_corpus
+    from tying.generators.parity import parity_corpus
     assert Corpus.load(path).digest() == parity_corpus(7, paper_split=True).digest()
     rc, _, _ = run(capsys, "generate", "parity", "--paper-split", "--split-seed", 3, "-o", tmp_path / "s3.npz")
     assert rc == 0 and Corpus.load(tmp_path / "s3.npz").digest() == parity_corpus(7, paper_split=True,

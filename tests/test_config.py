@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from experiments import spec
-from generators.errors import InputError
-from models import memory, params
-from models.config import ModelConfig, TrainConfig
+from tying.experiments import spec
+from tying.core.errors import InputError
+from tying.models import memory, params
+from tying.models.config import ModelConfig, TrainConfig
 
 BAD_TRAIN = [
     ("steps", 0), ("steps", 2.5), ("steps", "10"), ("steps", True), ("steps", 2**63), ("steps", math.inf),

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from generators.corpus import SPLITS, Corpus
-from generators.errors import InputError
-from generators.parity import parity_corpus
+from tying.generators.corpus import SPLITS, Corpus
+from tying.core.errors import InputError
+from tying.generators.parity import parity_corpus
 
 
 @pytest.fixture

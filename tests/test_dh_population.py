@@ -14,9 +14,9 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from generators import transforms
-from generators.pcfg import parse_grammar, pcfg_corpus
-from generators.truth import report
+from tying.generators import transforms
+from tying.generators.pcfg import parse_grammar, pcfg_corpus
+from tying.generators.truth import report
 
 GRAMMAR = """
 S -> NP VP [1.0]
@@ -74,7 +74,7 @@ def test_d_of_a_split_symbol_on_a_pcfg_population_is_the_weighted_sum(corpus):
 
 def test_tying_inspect_reports_the_same_d(corpus, tmp_path):
     corpus.save(tmp_path / "c.npz")
-    res = subprocess.run([sys.executable, "-m", "experiments.cli", "inspect", str(tmp_path / "c.npz"), "--json"],
+    res = subprocess.run([sys.executable, "-m", "tying", "inspect", str(tmp_path / "c.npz"), "--json"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     a, b = corpus.vocab.index("dog#1"), corpus.vocab.index("dog#2")

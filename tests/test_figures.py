@@ -7,13 +7,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from matplotlib.container import BarContainer
 
-from figures import style
-from figures.accuracy import plot_accuracy
-from figures.distances import plot_distances
-from figures.maps import pca2, plot_maps
-from figures.quadrants import plot_quadrants
-from figures.stats import mean_ci
-from generators.errors import InputError
+from tying.figures import style
+from tying.figures.accuracy import plot_accuracy
+from tying.figures.distances import plot_distances
+from tying.figures.maps import pca2, plot_maps
+from tying.figures.quadrants import plot_quadrants
+from tying.figures.stats import mean_ci
+from tying.core.errors import InputError
 
 # ---------------------------------------------------------------- stats
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from generators import interrupt
-from generators.parity import parity_corpus
-from models.config import ModelConfig, TrainConfig
-from models.run import Run
-from models.train import train
+from tying.core import interrupt
+from tying.generators.parity import parity_corpus
+from tying.models.config import ModelConfig, TrainConfig
+from tying.models.run import Run
+from tying.models.train import train
 
-TYING = [sys.executable, "-m", "experiments.cli"]
+TYING = [sys.executable, "-m", "tying"]
 DEADLINE = 120  # seconds any wait below may take on a loaded machine before the test gives up
 
 

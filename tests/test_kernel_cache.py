@@ -7,7 +7,7 @@ import textwrap
 CALLER = textwrap.dedent("""
     from pathlib import Path
     from numba import njit
-    from generators import kernel_cache
+    from tying.core import kernel_cache
     from .callee_kernels import f
 
     @njit(cache=True)

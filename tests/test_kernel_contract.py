@@ -17,8 +17,8 @@ import kernel_contract as kc
 import test_lstm_grad
 import test_models_grad
 import test_transformer_grad
-from generators.examples import Stream
-from models import params
+from tying.generators.examples import Stream
+from tying.models import params
 
 V, T = kc.V, kc.T
 REFERENCE_HIDDEN = {"bilinear": test_models_grad.reference_hidden, "mixer": test_models_grad.reference_hidden,

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from figures import style
-from figures.accuracy import plot_accuracy
-from figures.learning import plot_learned_fraction
-from generators.errors import InputError
+from tying.figures import style
+from tying.figures.accuracy import plot_accuracy
+from tying.figures.learning import plot_learned_fraction
+from tying.core.errors import InputError
 from test_figures import STEPS, _lines, _refuses_then_forces, _written
 
 inf = np.inf

@@ -12,8 +12,8 @@ import pytest
 
 import kernel_contract as kc
 from kernel_contract import kernel, make_params
-from models import params
-from models.config import ModelConfig
+from tying.models import params
+from tying.models.config import ModelConfig
 
 V, T = kc.V, kc.T
 

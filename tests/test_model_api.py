@@ -4,11 +4,11 @@ import math
 import numpy as np
 import pytest
 
-import models
-from generators.corpus import Corpus, Realization
-from generators.errors import InputError
-from generators.examples import Examples, Stream
-from models import Model, ModelConfig, params
+from tying import models
+from tying.generators.corpus import Corpus, Realization
+from tying.core.errors import InputError
+from tying.generators.examples import Examples, Stream
+from tying.models import Model, ModelConfig, params
 
 V, T = 5, 4
 

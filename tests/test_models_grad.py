@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 
 import kernel_contract as kc
-from generators.corpus import Corpus, Realization
-from generators.examples import Examples, Stream
+from tying.generators.corpus import Corpus, Realization
+from tying.generators.examples import Examples, Stream
 from kernel_contract import KERNELS, assert_grad_matches, finite_differences, kernel, make_params
-from models import mixer_kernels, params
-from models.config import ModelConfig
-from models.dispatch_kernels import loss_grad_any
-from models.head_kernels import head_loss_grad
-from models.model import Model
+from tying.models import mixer_kernels, params
+from tying.models.config import ModelConfig
+from tying.models.dispatch_kernels import loss_grad_any
+from tying.models.head_kernels import head_loss_grad
+from tying.models.model import Model
 
 V, T = kc.V, kc.T
 MASK = kc.MASK

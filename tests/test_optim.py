@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from models.optim_kernels import CONSTANT, COSINE, adam_step, lr_at, sgd_step
+from tying.models.optim_kernels import CONSTANT, COSINE, adam_step, lr_at, sgd_step
 
 
 # ---------------------------------------------------------------- references (torch docs' pseudo-code)

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generators.errors import InputError
-from generators.examples import Stream
-from generators.parity import parity_corpus, split_sizes, variant_names
+from tying.core.errors import InputError
+from tying.generators.examples import Stream
+from tying.generators.parity import parity_corpus, split_sizes, variant_names
 
 # Upper 0.001 quantiles of the chi-square distribution (standard tables).
 CHI2_999 = {1: 10.828, 2: 13.816, 6: 22.458}

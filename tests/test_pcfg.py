@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments import cli
-from generators.corpus import Corpus
-from generators.errors import InputError
-from generators.examples import Stream
-from generators.pcfg import load_grammar, parse_grammar, pcfg_corpus
+from tying.experiments import cli
+from tying.generators.corpus import Corpus
+from tying.core.errors import InputError
+from tying.generators.examples import Stream
+from tying.generators.pcfg import load_grammar, parse_grammar, pcfg_corpus
 
 Z_999 = 3.0902  # upper 0.1% point of N(0, 1)
 

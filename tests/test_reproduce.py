@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import reproduce as R
-from experiments import xor_claims as X
-from generators.population import enumerate_population
-from experiments.spec import load_spec, run_id
+from tying.experiments import reproduce as R
+from tying.experiments import xor_claims as X
+from tying.generators.population import enumerate_population
+from tying.experiments.spec import load_spec, run_id
 
 TINY = R.Plan(seeds=(0, 1), xor_settings=("DH", "NDH", "YDH"), xor_archs=("bilinear",), xor_steps=60,
               xor_record=20, xor_eval=20, long_archs=("bilinear",), long_steps=120, split_seeds=(0, 1),
@@ -100,10 +100,10 @@ def test_reproduce_resumes_without_rerunning_finished_runs(tmp_path):
 
 
 def test_p3_bound_and_fit_error_against_the_logits():
-    from generators.parity import parity_corpus
-    from models.config import ModelConfig, TrainConfig
-    from models.train import train
-    from theory import lab
+    from tying.generators.parity import parity_corpus
+    from tying.models.config import ModelConfig, TrainConfig
+    from tying.models.train import train
+    from tying.theory import lab
 
     c = parity_corpus(3, splits=(1.0, 0.0, 0.0))
     runs = [train(c, ModelConfig(arch="bilinear"), TrainConfig(steps=300, seed=s, mode="population", lr=1e-2,
@@ -125,8 +125,8 @@ def test_p3_bound_and_fit_error_against_the_logits():
 # ---------------------------------------------------------------- the XOR criteria on hand-made outcomes
 def _runs(corpus, tied, finals, firsts=None):
     """Runs (seeds 0..n-1) whose training-string accuracy curve is 0.5 until its first learned step."""
-    from models.config import ModelConfig, TrainConfig
-    from models.run import Run
+    from tying.models.config import ModelConfig, TrainConfig
+    from tying.models.run import Run
 
     steps = np.arange(0, 101, 20)
     out = []
@@ -141,7 +141,7 @@ def _runs(corpus, tied, finals, firsts=None):
 
 
 def test_accuracy_criteria_count_rates_and_pairs_by_seed():
-    from generators.parity import parity_corpus
+    from tying.generators.parity import parity_corpus
 
     c = parity_corpus(5, zero=(1.0, 0.0), one=(0.1, 0.9), paper_split=True)  # NDH
     bayes = X.bayes_train(c)

@@ -4,8 +4,8 @@ import statistics
 import numpy as np
 import pytest
 
-from figures.stats import group_permutation_test, wilson_interval
-from generators.errors import InputError
+from tying.figures.stats import group_permutation_test, wilson_interval
+from tying.core.errors import InputError
 
 Z = 1.959963984540054
 

@@ -18,13 +18,15 @@ import numpy as np
 import pytest
 
 import sweep_fixtures as fx
-from experiments import spec as sp
-from experiments.cli import Parser, main
-from experiments.sweep import add_executor_args, executor, load_results, sweep
-from experiments.worker import build_corpus
-from generators.corpus import Corpus
-from generators.errors import InputError
-from models.run import Run
+from tying.experiments import spec as sp
+from tying.experiments.cli import main
+from tying.experiments.commands.options import Parser
+from tying.experiments.commands.options import add_executor_args
+from tying.experiments.sweep import executor, load_results, sweep
+from tying.experiments.worker import build_corpus
+from tying.generators.corpus import Corpus
+from tying.core.errors import InputError
+from tying.models.run import Run
 
 TESTS = Path(__file__).parent
 

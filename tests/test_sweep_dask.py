@@ -7,11 +7,11 @@ import os
 import pytest
 
 import sweep_fixtures as fx
-from experiments import spec as sp
-from experiments import sweep as sw
-from experiments.sweep import sweep
-from generators.errors import InputError
-from models.run import Run
+from tying.experiments import spec as sp
+from tying.experiments import sweep as sw
+from tying.experiments.sweep import sweep
+from tying.core.errors import InputError
+from tying.models.run import Run
 
 LocalCluster = pytest.importorskip("distributed").LocalCluster  # CI installs the extra, so these run there
 

@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 
-from experiments.cli import main
-from models.params import D_R
-from theory import lab, p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants, registry
-from theory.result import PASS
+from tying.experiments.cli import main
+from tying.models.params import D_R
+from tying.theory import lab, p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants, registry
+from tying.theory.result import PASS
 
 
 @pytest.fixture(scope="module")

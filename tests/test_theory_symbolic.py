@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory import p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants, sym
-from theory.result import FAIL, PASS, Result
+from tying.theory import p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants, sym
+from tying.theory.result import FAIL, PASS, Result
 
 
 @pytest.mark.parametrize("module", [p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic,

@@ -10,18 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.cli import main
-from generators.corpus import Corpus
-from generators.errors import InputError
-from generators.examples import Stream
-from generators.parity import parity_corpus
-from generators.population import enumerate_population
-from models.config import ModelConfig, TrainConfig
-from models.loop_kernels import train_steps
-from models.model import Model
-from models.optim_kernels import ADAM, ADAMW, CONSTANT, COSINE, SGD
-from models.run import Run
-from models.train import _arrays, train
+from tying.experiments.cli import main
+from tying.generators.corpus import Corpus
+from tying.core.errors import InputError
+from tying.generators.examples import Stream
+from tying.generators.parity import parity_corpus
+from tying.generators.population import enumerate_population
+from tying.models.config import ModelConfig, TrainConfig
+from tying.models.loop_kernels import train_steps
+from tying.models.model import Model
+from tying.models.optim_kernels import ADAM, ADAMW, CONSTANT, COSINE, SGD
+from tying.models.run import Run
+from tying.models.train import _arrays, train
 
 QUIET = dict(progress=False)
 

@@ -5,13 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments import cli
-from generators import transforms as T
-from generators import truth
-from generators.corpus import Corpus
-from generators.errors import InputError
-from generators.examples import Stream
-from generators.pcfg import load_grammar, parse_grammar, pcfg_corpus
+from tying.experiments import cli
+from tying.generators import transforms as T
+from tying.generators import truth
+from tying.generators.corpus import Corpus
+from tying.core.errors import InputError
+from tying.generators.examples import Stream
+from tying.generators.pcfg import load_grammar, parse_grammar, pcfg_corpus
 
 Z_999 = 3.0902
 
@@ -298,7 +298,7 @@ def test_recorded_relations_match_exact_truth(case, task):
 
 def test_variants_that_are_never_targets_are_ce():
     # causal: a, c, f only start sentences; parity: labels are never masked
-    from generators.parity import parity_corpus
+    from tying.generators.parity import parity_corpus
 
     for c, sym in ((tiny("causal"), "a"), (parity_corpus(bits=3, splits=(1, 0, 0)), "L1")):
         s = T.split(c, sym, [0.3, 0.7])

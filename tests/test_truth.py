@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generators import truth
-from generators.corpus import Corpus, Realization
-from generators.errors import InputError
-from generators.parity import parity_corpus
-from generators.population import enumerate_population, not_enumerable
+from tying.generators import truth
+from tying.generators.corpus import Corpus, Realization
+from tying.core.errors import InputError
+from tying.generators.parity import parity_corpus
+from tying.generators.population import enumerate_population, not_enumerable
 
 LN2 = math.log(2)
 

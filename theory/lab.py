@@ -13,17 +13,17 @@ from functools import lru_cache
 
 import numpy as np
 
-from generators import truth
-from generators.corpus import Corpus
-from generators.examples import Examples
-from generators.parity import parity_corpus
-from generators.population import enumerate_population
-from models.config import ModelConfig
-from models.loop_kernels import train_steps
-from models.model import Model
-from models.optim_kernels import OPT_CODE, SCHED_CODE
-from models.params import EMB, OUT_BIAS
-from models.train import _arrays
+from tying.generators import truth
+from tying.generators import Corpus
+from tying.generators import Examples
+from tying.generators import parity_corpus
+from tying.generators import enumerate_population
+from tying.models import ModelConfig
+from tying.models.loop_kernels import train_steps
+from tying.models import Model
+from tying.models.optim_kernels import OPT_CODE, SCHED_CODE
+from tying.models.params import EMB, OUT_BIAS
+from tying.models.train import _arrays
 
 DH = ((0.1, 0.9), (0.5, 0.5))  # the paper's DH parity weights: zero 0.1/0.9, one 0.5/0.5
 

@@ -26,10 +26,10 @@ import dataclasses
 import numpy as np
 import sympy as sp
 
-from generators.examples import Examples
-from models.config import ARCHS, OBJECTIVES, ModelConfig
-from models.model import Model
-from models.params import D_R
+from tying.generators import Examples
+from tying.models import ARCHS, OBJECTIVES, ModelConfig
+from tying.models import Model
+from tying.models.params import D_R
 
 from . import lab, sym
 from .result import Result

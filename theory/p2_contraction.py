@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from models.params import D_R, EMB, OUT_BIAS
+from tying.models.params import D_R, EMB, OUT_BIAS
 
 from . import lab, sym
 from .result import Result

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from models.params import D_R
+from tying.models.params import D_R
 
 from . import lab, sym
 from .result import Result

@@ -45,10 +45,10 @@ from math import comb
 import numpy as np
 import sympy as sp
 
-from generators import transforms
-from generators.pcfg import parse_grammar, pcfg_corpus
-from models.config import ModelConfig, TrainConfig
-from models.train import train
+from tying.generators import transforms
+from tying.generators import parse_grammar, pcfg_corpus
+from tying.models import ModelConfig, TrainConfig
+from tying.models import train
 
 from . import lab, sym
 from .p5_semantic import _generic

@@ -5,7 +5,7 @@ import sys
 import time
 import traceback
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 from . import p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants
 from .result import ERROR, FAIL, PASS, Result

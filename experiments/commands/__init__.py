@@ -1,0 +1,9 @@
+"""The subcommands of ``tying``, one module each, in the order ``tying --help`` lists them."""
+from __future__ import annotations
+
+
+def modules() -> list:
+    """Imported on demand, so that a Ctrl-C while they load is handled by ``cli.main``."""
+    from . import bench, export, generate, inspect, reproduce, sweep, train, verify
+
+    return [generate, inspect, export, train, sweep, verify, reproduce, bench]

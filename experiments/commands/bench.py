@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from generators.errors import InputError
+from tying.core.errors import InputError
 
 
 

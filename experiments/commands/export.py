@@ -1,8 +1,8 @@
 """``tying export PATH --format text|jsonl -o OUT``: one seeded surface realization as plain files."""
 from __future__ import annotations
 
-from generators import atomic
-from generators.corpus import Corpus
+from tying.core import atomic
+from tying.generators import Corpus
 
 
 def run(args) -> int:
@@ -14,7 +14,7 @@ def run(args) -> int:
 
 
 def register(subparsers) -> None:
-    from experiments.commands.generate import add_output_options, add_seed_option
+    from tying.experiments.commands.generate import add_output_options, add_seed_option
 
     p = subparsers.add_parser(
         "export", help="export a corpus as text or JSONL",

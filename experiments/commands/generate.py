@@ -1,21 +1,23 @@
 """``tying generate GENERATOR ...``: write a corpus file (.npz).
 
 Shared option helpers for generator subcommands (``generate_pcfg`` uses them):
-``add_output_options``, ``add_seed_option``, ``float_list``, ``weight_list``,
+``add_output_options``, ``add_seed_option``, ``weight_list``,
 ``check_output`` and ``write_corpus``.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
 import numpy as np
 
-from generators import atomic
-from generators.corpus import SPLITS, Corpus
-from generators.errors import InputError
-from generators.parity import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
+from tying.core import atomic
+from tying.generators import SPLITS, Corpus
+from tying.core.errors import InputError
+from tying.core.parsing import float_list
+from tying.generators import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
+
+from .options import Parser, int_at_least
 
 
 def add_output_options(p: argparse.ArgumentParser, what: str = "corpus file (.npz)") -> None:
@@ -26,17 +28,7 @@ def add_output_options(p: argparse.ArgumentParser, what: str = "corpus file (.np
 
 def add_seed_option(p: argparse.ArgumentParser, default: int = 42, help: str = "random seed") -> None:
     """--seed S: a non-negative integer (argparse rejects anything else with exit code 2)."""
-    from experiments.cli import int_at_least
-
     p.add_argument("--seed", type=int_at_least(0), default=default, metavar="S", help=f"{help} (default {default})")
-
-
-def float_list(text: str, option: str) -> list[float]:
-    """'0.1,0.9' -> [0.1, 0.9]; InputError naming the option otherwise."""
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError:
-        raise InputError(f"{option}: {text!r} is not a comma-separated list of numbers") from None
 
 
 def weight_list(text: str, option: str) -> np.ndarray:
@@ -74,7 +66,6 @@ def run_parity(args) -> int:
 
 
 def register(subparsers) -> None:
-    from experiments.cli import Parser, int_at_least
 
     p = subparsers.add_parser(
         "generate", help="generate a corpus", description="Generate a corpus and save it as one .npz file "
@@ -106,10 +97,6 @@ def register(subparsers) -> None:
     add_output_options(pp)
     pp.set_defaults(func=run_parity)
 
-    try:  # another module adds `generate pcfg`; the parity generator works without it
-        generate_pcfg = importlib.import_module(f"{__package__}.generate_pcfg")
-    except ModuleNotFoundError as e:
-        if e.name != f"{__package__}.generate_pcfg":
-            raise
-    else:
-        generate_pcfg.register(gsub)
+    from . import generate_pcfg  # it imports this module's helpers, so not at the top
+
+    generate_pcfg.register(gsub)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from generators.corpus import Corpus
-from generators.population import MAX_ROWS
-from generators.truth import report
+from tying.generators import Corpus
+from tying.generators import MAX_ROWS
+from tying.generators import report
 
 
 def _flag(x) -> str:
@@ -64,8 +64,8 @@ def run(args) -> int:
 
 
 def register(subparsers) -> None:
-    from experiments.cli import int_at_least
-    from experiments.commands.generate import add_seed_option
+    from .options import int_at_least
+    from tying.experiments.commands.generate import add_seed_option
 
     p = subparsers.add_parser(
         "inspect", help="report a corpus's vocabulary, relations and exact ground truth",

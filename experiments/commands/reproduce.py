@@ -1,6 +1,6 @@
 """`tying reproduce paper`: rerun the paper's experiments, draw its figures, write REPORT.md."""
-from generators.errors import InputError
-from experiments.sweep import add_executor_args
+from tying.core.errors import InputError
+from .options import add_executor_args
 
 # the experiment names of experiments.reproduce, written out so that --help needs no numba import
 EXPERIMENTS = ("xor", "xor-long", "splits", "twins", "quadrants")
@@ -31,7 +31,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from experiments.reproduce import reproduce_paper
+    from tying.experiments.reproduce import reproduce_paper
 
     only = [x.strip() for x in args.only.split(",") if x.strip()]
     bad = [x for x in only if x not in EXPERIMENTS]

@@ -1,8 +1,10 @@
 """`tying sweep SPEC -o OUT`: run every run of an experiment spec (a TOML grid)."""
 import argparse
 
-from experiments import spec as spec_format
-from experiments.sweep import add_executor_args, sweep
+from tying.experiments import spec as spec_format
+from tying.experiments.sweep import sweep
+
+from .options import add_executor_args
 
 
 def register(sub) -> None:

@@ -14,9 +14,9 @@ import dataclasses
 import sys
 import time
 
-from generators import atomic, interrupt
-from generators.corpus import Corpus
-from generators.errors import InputError
+from tying.core import atomic, interrupt
+from tying.generators import Corpus
+from tying.core.errors import InputError
 
 try:
     import tomllib
@@ -86,7 +86,7 @@ def _pair(text: str) -> tuple[float, float]:
 
 def read_config(path) -> dict:
     """{"model": {...}, "train": {...}} from a TOML file, with keys and value types checked."""
-    from models.config import ModelConfig, TrainConfig
+    from tying.models import ModelConfig, TrainConfig
 
     try:
         with open(path, "rb") as f:
@@ -116,7 +116,7 @@ def read_config(path) -> dict:
 
 def settings(args, corpus: Corpus) -> tuple:
     """(ModelConfig, TrainConfig) from the defaults, the TOML file and the options."""
-    from models.config import ModelConfig, TrainConfig
+    from tying.models import ModelConfig, TrainConfig
 
     cfg = read_config(args.config) if args.config else {"model": {}, "train": {}}
     for table, keys in OPTIONS.items():
@@ -143,7 +143,7 @@ def _merge_pair(text: str, corpus: Corpus) -> tuple[int, int]:
 
 
 def run(args) -> int:
-    from models.train import train
+    from tying.models import train
 
     out = atomic.check_target(args.output, args.force, folder=True)
     corpus = Corpus.load(args.corpus)

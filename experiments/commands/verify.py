@@ -41,7 +41,7 @@ def table(entries: list[dict]) -> str:
 
 
 def run(args) -> int:
-    from theory import registry
+    from tying.theory import registry
 
     ids = registry.select([x for spec in (args.only or []) for x in spec.split(",")])
     entries = registry.verify(ids, quick=args.quick, log=None if args.json else registry.stderr_log)

@@ -1,0 +1,6 @@
+"""``python -m tying``: the same command line as ``tying``."""
+import sys
+
+from tying.experiments.cli import main
+
+sys.exit(main())
