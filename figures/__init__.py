@@ -1,0 +1,24 @@
+"""Figures in the paper's style, with matplotlib alone, and the statistics they draw.
+
+The face (what the layers above may import)::
+
+    plot_accuracy            accuracy.py    accuracy over steps, mean ± CI over seeds, Bayes line
+    plot_distances           distances.py   embedding distances of symbol pairs over steps
+    plot_maps, pca2          maps.py        2-D maps of input and output rows
+    plot_quadrants           quadrants.py   the four SE x CE quadrants against the theory's prediction
+    plot_learned_fraction    learning.py    fraction of runs that learned by step t
+    mean_ci, wilson_interval, group_permutation_test, as_seeds   stats.py
+    style                    style.py       one look: sizes, colours, save() to PNG and PDF atomically
+
+Importing it imports matplotlib (never pyplot); the command line imports it only when it draws.
+"""
+from . import style
+from .accuracy import plot_accuracy
+from .distances import plot_distances
+from .learning import learned_fraction, plot_learned_fraction
+from .maps import pca2, plot_maps
+from .quadrants import plot_quadrants
+from .stats import as_seeds, group_permutation_test, mean_ci, wilson_interval
+
+__all__ = ["style", "plot_accuracy", "plot_distances", "learned_fraction", "plot_learned_fraction", "pca2",
+           "plot_maps", "plot_quadrants", "as_seeds", "group_permutation_test", "mean_ci", "wilson_interval"]
