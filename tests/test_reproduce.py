@@ -181,3 +181,31 @@ def test_split_criterion_is_a_permutation_test_over_splits():
     assert paper.note.startswith("4 of 8 random splits learn sooner")
     same = {f"split {k}": np.array([20.0, inf, 60.0]) for k in range(8)}
     assert not X.split_claims({"transformer": same}, steps=100, eval_every=20)[0].passed  # p = 1
+
+
+def test_the_report_predicts_what_theory_predicts(monkeypatch):
+    """The quadrant rows read P6's prediction from theory.p6_quadrants, the one place it is defined."""
+    from tying.experiments import lm_claims
+    from tying.theory import p6_quadrants
+
+    assert lm_claims.predicted() == {
+        "SE & CE": {"tied": "close", "untied input": "close", "untied output": "close"},
+        "SE & not CE": {"tied": "apart", "untied input": "close", "untied output": "apart"},
+        "not SE & CE": {"tied": "?", "untied input": "apart", "untied output": "close"},
+        "not SE & not CE": {"tied": "apart", "untied input": "apart", "untied output": "apart"},
+    }
+    # change the theory's prediction and the report's follows
+    monkeypatch.setitem(p6_quadrants.PREDICTIONS, "SE&!CE", {**p6_quadrants.PREDICTIONS["SE&!CE"], "tied": "shrinks"})
+    assert lm_claims.predicted()["SE & not CE"]["tied"] == "close"
+
+
+def test_the_experiments_face_loads_no_cli_sympy_or_matplotlib():
+    """The library does not import the command line on top of it, and its face stays cheap."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tying.experiments as E; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sympy', 'matplotlib') "
+            "or m.startswith(('tying.experiments.cli', 'tying.experiments.commands'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
