@@ -55,11 +55,11 @@ A grammar file is named by its absolute path and the sha256 of its text
 
 A spec may describe at most 10,000 runs (counted before duplicates are
 dropped); set the environment variable TYING_MAX_RUNS to allow more.
-
-This module owns the format's entry point (``load_spec``, ``expand``: a spec document becomes its
-resolved run configs) and a run's identity (``run_id``, ``canonical``, ``content_hash``).  The grid
-rule is ``experiments.grid``; the generators a corpus may name are ``experiments.corpora``.
 """
+# The docstring above is also the epilog of `tying sweep --help`.  This module owns the format's entry
+# point (load_spec, expand: a spec document becomes its resolved run configs) and a run's identity
+# (run_id, canonical, content_hash).  The grid rule is experiments.grid; the generators a corpus may
+# name are experiments.corpora.
 from __future__ import annotations
 
 import hashlib
