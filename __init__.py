@@ -31,7 +31,7 @@ _FACE = {
     "train": ".models",
     "Run": ".models",
     "verify": ".theory.registry",
-    "sweep": ".experiments.sweep",
+    "sweep": ".experiments.runner",
     "reproduce_paper": ".experiments.reproduce",
 }
 __all__ = ["__version__", *_FACE]

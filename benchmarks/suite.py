@@ -321,8 +321,8 @@ def sweep_throughput(quick: bool, log=print) -> dict:
     multiprocessing's forkserver (once per process) is not.  Quick mode: 300 steps per run."""
     import dataclasses
 
-    from tying.experiments.reproduce import QUICK, xor_spec
-    from tying.experiments.sweep import sweep
+    from tying.experiments.plan import QUICK, xor_spec
+    from tying.experiments.runner import sweep
 
     plan = dataclasses.replace(QUICK, seeds=(0,))
     if quick:

@@ -32,7 +32,8 @@ from tying.core import atomic
 from tying.generators import Corpus
 from tying.core.errors import InputError
 
-from .spec import canonical, content_hash, generator_function, run_id
+from .corpora import generator_function
+from .spec import canonical, content_hash, run_id
 
 log = logging.getLogger("tying.run")
 FINISHED = ("completed", "diverged")  # a restarted sweep skips these; failed/interrupted runs run again

@@ -163,7 +163,7 @@ def p3_bounds(group: Group, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     pair (P3, no output bias), where r = p(a|x)/p(b|x) is a constant of the data, and the fit error
     max_x |<h(x), o_a - o_b> - log r| (the bound assumes a model that reproduces the data's ratio)."""
     from tying.generators import enumerate_population
-    from tying.theory.p3_separation import separation_bound
+    from tying.theory import separation_bound
 
     pa, pb = (truth_of(group.corpus, "train").column(s) for s in (a, b))
     both = (pa > 0) & (pb > 0)

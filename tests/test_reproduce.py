@@ -6,12 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tying.experiments import plan as P
 from tying.experiments import reproduce as R
 from tying.experiments import xor_claims as X
 from tying.generators.population import enumerate_population
+from tying.experiments.results import Group, load_groups
 from tying.experiments.spec import load_spec, run_id
 
-TINY = R.Plan(seeds=(0, 1), xor_settings=("DH", "NDH", "YDH"), xor_archs=("bilinear",), xor_steps=60,
+TINY = P.Plan(seeds=(0, 1), xor_settings=("DH", "NDH", "YDH"), xor_archs=("bilinear",), xor_steps=60,
               xor_record=20, xor_eval=20, long_archs=("bilinear",), long_steps=120, split_seeds=(0, 1),
               split_archs=("bilinear",), split_run_seeds=(0, 1), twins_steps=20, twins_sequences=300,
               twins_batch=16, quadrant_archs=("bilinear",), quadrant_steps=20, quadrant_sequences=300,
@@ -51,14 +53,14 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
                                                           "untied output rows close"}
     assert [c["reference"] for c in coin if c["claim"].endswith("tied rows")] == [True]
     # every claim row of the report is in the table, with its verdict
-    rows = [line for line in text.splitlines() if line.startswith(tuple(f"| {e} |" for e in R.EXPERIMENTS))]
+    rows = [line for line in text.splitlines() if line.startswith(tuple(f"| {e} |" for e in P.EXPERIMENTS))]
     assert len(rows) == len(claims)
     # six cells per row: a | inside a claim or note (|log 9|) is escaped
     assert all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows)
     assert any("\\|log 9\\|" in row for row in rows)
 
     # recompute "the tied model keeps (0,1) apart" from embeddings.npz with plain numpy
-    spec = R.xor_spec(TINY)
+    spec = P.xor_spec(TINY)
     dh = load_spec({**spec, "corpus": spec["corpus"][0]})
     want = []
     for cfg in dh.runs:
@@ -71,7 +73,7 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     assert got["passed"] == bool(np.all(np.array(want) > 1))
 
     # the accuracy rows on the training strings: a bag of tokens cannot learn parity (majority guess)
-    acc = X.accuracy_claims(R.load_groups(tmp_path / "sweeps" / "xor", spec))
+    acc = X.accuracy_claims(load_groups(tmp_path / "sweeps" / "xor", spec))
     assert all(c.reference and "cannot represent parity" in c.note for c in acc)
     assert all(not any(c.values) for c in acc if "learns (reaches Bayes" in c.claim)
     # the split experiment: the paper's split (from the xor grid) beside the random ones
@@ -84,7 +86,7 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
 
 
 def test_reproduce_resumes_without_rerunning_finished_runs(tmp_path):
-    plan = R.Plan(**{**TINY.__dict__, "seeds": (0,), "long_archs": (), "split_seeds": ()})
+    plan = P.Plan(**{**TINY.__dict__, "seeds": (0,), "long_archs": (), "split_seeds": ()})
     R.reproduce_paper(tmp_path, workers=1, progress=False, only=("xor",), plan=plan)
     runs = sorted((tmp_path / "sweeps" / "xor" / "runs").iterdir())
     stamps = {p.name: (p / "summary.json").stat().st_mtime_ns for p in runs}
@@ -108,7 +110,7 @@ def test_p3_bound_and_fit_error_against_the_logits():
     c = parity_corpus(3, splits=(1.0, 0.0, 0.0))
     runs = [train(c, ModelConfig(arch="bilinear"), TrainConfig(steps=300, seed=s, mode="population", lr=1e-2,
                                                                 progress=False), progress=False) for s in (0, 1)]
-    bounds, fit = X.p3_bounds(R.Group(c, runs), 0, 1)
+    bounds, fit = X.p3_bounds(Group(c, runs), 0, 1)
     pop = enumerate_population(c, "train")
     mask = np.isin(pop.tgt_sym, [0, 1])
     for r, bound, err in zip(runs, bounds, fit):
@@ -119,7 +121,7 @@ def test_p3_bound_and_fit_error_against_the_logits():
     # a model one step from its initialisation is far from the data's ratio; training brings the fit error down
     fresh = train(c, ModelConfig(arch="bilinear"), TrainConfig(steps=1, seed=0, mode="population", progress=False),
                   progress=False)
-    assert X.p3_bounds(R.Group(c, [fresh]), 0, 1)[1][0] > fit.max()
+    assert X.p3_bounds(Group(c, [fresh]), 0, 1)[1][0] > fit.max()
 
 
 # ---------------------------------------------------------------- the XOR criteria on hand-made outcomes
@@ -146,8 +148,8 @@ def test_accuracy_criteria_count_rates_and_pairs_by_seed():
     c = parity_corpus(5, zero=(1.0, 0.0), one=(0.1, 0.9), paper_split=True)  # NDH
     bayes = X.bayes_train(c)
     hit, miss = bayes - 0.01, bayes - 0.2
-    groups = {(0, "transformer", False): R.Group(c, _runs(c, False, [hit, miss, hit, miss])),
-              (0, "transformer", True): R.Group(c, _runs(c, True, [miss, miss, miss, miss]))}
+    groups = {(0, "transformer", False): Group(c, _runs(c, False, [hit, miss, hit, miss])),
+              (0, "transformer", True): Group(c, _runs(c, True, [miss, miss, miss, miss]))}
     rows = {r.claim: r for r in X.accuracy_claims(groups)}
     rate = rows["NDH transformer untied: learns (reaches Bayes on the training strings) within 100 steps"]
     assert rate.reference and rate.values == [1, 0, 1, 0] and rate.interval.startswith("2/4, 95% Wilson [0.15, 0.85]")
@@ -158,7 +160,7 @@ def test_accuracy_criteria_count_rates_and_pairs_by_seed():
     assert gap.passed and not gap.reference
     assert rows["NDH tied transformer: learns in no seed".replace("tied transformer", "transformer tied")].passed
     # one tied seed that learns breaks "tied learns in no seed", and ties the discordant counts
-    groups[0, "transformer", True] = R.Group(c, _runs(c, True, [miss, hit, miss, miss]))
+    groups[0, "transformer", True] = Group(c, _runs(c, True, [miss, hit, miss, miss]))
     rows = {r.claim: r for r in X.accuracy_claims(groups)}
     assert not rows["NDH transformer tied: learns in no seed"].passed
     assert rows["NDH transformer: untied learns in more seeds than tied (paired by seed)"].passed  # 2 > 1
@@ -179,3 +181,31 @@ def test_split_criterion_is_a_permutation_test_over_splits():
     assert paper.note.startswith("4 of 8 random splits learn sooner")
     same = {f"split {k}": np.array([20.0, inf, 60.0]) for k in range(8)}
     assert not X.split_claims({"transformer": same}, steps=100, eval_every=20)[0].passed  # p = 1
+
+
+def test_the_report_predicts_what_theory_predicts(monkeypatch):
+    """The quadrant rows read P6's prediction from theory.p6_quadrants, the one place it is defined."""
+    from tying.experiments import lm_claims
+    from tying.theory import p6_quadrants
+
+    assert lm_claims.predicted() == {
+        "SE & CE": {"tied": "close", "untied input": "close", "untied output": "close"},
+        "SE & not CE": {"tied": "apart", "untied input": "close", "untied output": "apart"},
+        "not SE & CE": {"tied": "?", "untied input": "apart", "untied output": "close"},
+        "not SE & not CE": {"tied": "apart", "untied input": "apart", "untied output": "apart"},
+    }
+    # change the theory's prediction and the report's follows
+    monkeypatch.setitem(p6_quadrants.PREDICTIONS, "SE&!CE", {**p6_quadrants.PREDICTIONS["SE&!CE"], "tied": "shrinks"})
+    assert lm_claims.predicted()["SE & not CE"]["tied"] == "close"
+
+
+def test_the_experiments_face_loads_no_cli_sympy_or_matplotlib():
+    """The library does not import the command line on top of it, and its face stays cheap."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tying.experiments as E; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sympy', 'matplotlib') "
+            "or m.startswith(('tying.experiments.cli', 'tying.experiments.commands'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

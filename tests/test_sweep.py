@@ -22,7 +22,7 @@ from tying.experiments import spec as sp
 from tying.experiments.cli import main
 from tying.experiments.commands.options import Parser
 from tying.experiments.commands.options import add_executor_args
-from tying.experiments.sweep import executor, load_results, sweep
+from tying.experiments.runner import executor, load_results, sweep
 from tying.experiments.worker import build_corpus
 from tying.generators.corpus import Corpus
 from tying.core.errors import InputError
@@ -277,7 +277,7 @@ def test_sigkill_halfway_then_restart_completes_every_run_exactly_once(tmp_path)
     spec, out = fx.write_spec(tmp_path / "s.toml", range(n)), tmp_path / "out"
     ids = sp.load_spec(spec).ids
     code = (f"import sys, functools; sys.path.insert(0, {str(TESTS)!r}); import sweep_fixtures as fx; "
-            f"from experiments.sweep import sweep; "
+            f"from experiments.runner import sweep; "
             f"sweep({str(spec)!r}, {str(out)!r}, workers={workers}, "
             f"fn=functools.partial(fx.slow, delay=0.05, hold_from={held}), progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)

@@ -8,8 +8,8 @@ import pytest
 
 import sweep_fixtures as fx
 from tying.experiments import spec as sp
-from tying.experiments import sweep as sw
-from tying.experiments.sweep import sweep
+from tying.experiments import runner as sw
+from tying.experiments.runner import sweep
 from tying.core.errors import InputError
 from tying.models.run import Run
 

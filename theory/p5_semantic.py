@@ -50,7 +50,7 @@ KEY_NUMBERS = ("worst_optimal_gap", "worst_ratio_gap", "worst_equal_rows")
 STATEMENT = "a, b SE with context-free weights w_a, w_b => at e_a = e_b, grad_e_a L / w_a = grad_e_b L / w_b; e_b := e_a keeps an optimum; w_a = w_b: SGD/AdamW keep e_a = e_b"
 
 
-def _generic(name: str, *args):
+def generic_quadratic(name: str, *args):
     """A quadratic with fresh symbolic coefficients: arbitrary value and gradient at any point."""
     terms = [1, *args, *(x * y for x, y in itertools.combinations_with_replacement(args, 2))]
     return sum(sp.Symbol(f"{name}_{i}", real=True) * t for i, t in enumerate(terms))
@@ -65,7 +65,7 @@ def _population(wa, second=None):
     is s1 (None: independent of context, the weights w).
     """
     ea, eb, ec, x, y = sp.symbols("e_a e_b e_c x y", real=True)
-    f, g, k = _generic("f", x, y), _generic("g", x, y), _generic("k", x, y)
+    f, g, k = generic_quadratic("f", x, y), generic_quadratic("g", x, y), generic_quadratic("k", x, y)
     E, W = {"a": ea, "b": eb}, {"a": wa, "b": 1 - wa}
     second = second or {s: W for s in "ab"}
     L = 0

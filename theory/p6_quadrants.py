@@ -51,7 +51,7 @@ from tying.models import ModelConfig, TrainConfig
 from tying.models import train
 
 from . import lab, sym
-from .p5_semantic import _generic
+from .p5_semantic import generic_quadratic
 from .result import Result
 
 ID = "P6"
@@ -78,6 +78,12 @@ PREDICTIONS = {
     "!SE&CE": {"untied in": "apart", "untied out": "shrinks", "tied": "apart or loses the copy"},
     "!SE&!CE": {"untied in": "apart", "untied out": "apart", "tied": "apart"},
 }
+# PREDICTIONS in the words of the reproduction's report (experiments.lm_claims), which measures tables
+# named "tied", "untied input", "untied output" and reads a sign: "close" (the pair contracts), "apart",
+# or "?" where P6 predicts no sign (the coin's tied rows: they stay apart, or merge and the model loses
+# the copy).
+REPORT_TABLES = {"tied": "tied", "untied input": "untied in", "untied output": "untied out"}
+REPORT_SIGNS = {"shrinks": "close", "apart": "apart", "apart or loses the copy": "?"}
 SHRINK, APART = 0.5, 0.1
 ARCHS = ("bilinear", "transformer")
 SEEDS = tuple(range(10, 30))
@@ -149,6 +155,13 @@ def measure(s, arch: str, seed: int, steps: int) -> dict:
     return out
 
 
+def predicted_signs(se: bool, ce: bool) -> dict:
+    """P6's predicted sign for a pair whose relations are (SE, CE), per table of the report:
+    {"tied", "untied input", "untied output": "close", "apart" or "?"} (``REPORT_SIGNS``)."""
+    quadrant = next(q for q, (_, relation) in QUADRANTS.items() if relation == (bool(se), bool(ce)))
+    return {table: REPORT_SIGNS[PREDICTIONS[quadrant][role]] for table, role in REPORT_TABLES.items()}
+
+
 def holds(prediction: dict, m: dict) -> dict:
     """Which predicted signs hold for the measurements m of one pair."""
     out = {}
@@ -183,7 +196,7 @@ def _tied_gap(wa, p_of):
     and ``p_of(surface of m)`` is the target distribution over (a, b, c).
     """
     ea, eb, ec, x, y, e = sp.symbols("e_a e_b e_c x y e", real=True)
-    g = _generic("g", x, y)
+    g = generic_quadratic("g", x, y)
     E, W = {"a": ea, "b": eb, "c": ec}, {"a": wa, "b": 1 - wa}
     L = 0
     for ctx in ("mc", "cm"):

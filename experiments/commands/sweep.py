@@ -2,7 +2,7 @@
 import argparse
 
 from tying.experiments import spec as spec_format
-from tying.experiments.sweep import sweep
+from tying.experiments.runner import sweep
 
 from .options import add_executor_args
 
