@@ -13,8 +13,16 @@ command do not pay for numba, sympy or matplotlib before they need them.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
-from .core.version import package_version
+# Installed, the layers are this package's folders.  In a checkout they are this folder's siblings (the design
+# card keeps them top-level), so code that reads the checkout from its root (python -m pytest, a notebook
+# there) finds them beside it.
+_here = Path(__file__).resolve().parent
+if not (_here / "core").is_dir() and (_here.parent / "core" / "version.py").is_file():
+    __path__.append(str(_here.parent))
+
+from .core.version import package_version  # noqa: E402
 
 __version__ = package_version()
 
