@@ -31,9 +31,9 @@ TABLES = ("tied", "untied input", "untied output")
 
 # ------------------------------------------------------------------------------ figures
 def xor_figures(groups: dict, figdir: Path, force: bool, tag: str = "") -> list:
-    from tying.figures.accuracy import plot_accuracy
-    from tying.figures.distances import plot_distances
-    from tying.figures.maps import plot_maps
+    from tying.figures import plot_accuracy
+    from tying.figures import plot_distances
+    from tying.figures import plot_maps
 
     written = []
     for setting, arch, tied, untied in X.xor_cells(groups):
@@ -73,7 +73,7 @@ def xor_figures(groups: dict, figdir: Path, force: bool, tag: str = "") -> list:
 
 
 def split_figures(first: dict, steps: int, figdir: Path, force: bool) -> list:
-    from tying.figures.learning import plot_learned_fraction
+    from tying.figures import plot_learned_fraction
 
     written = []
     for arch, by_split in first.items():

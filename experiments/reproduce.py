@@ -99,7 +99,7 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     if "twins" in specs:
         claims += twins_claims(load_groups(out / "sweeps" / "twins", specs["twins"]))
     if "quadrants" in specs:
-        from tying.figures.quadrants import plot_quadrants
+        from tying.figures import plot_quadrants
 
         values, qc = quadrant_values(load_groups(out / "sweeps" / "quadrants", specs["quadrants"]),
                                      plan.quadrant_archs[0])

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tying.figures.stats import group_permutation_test, mean_ci, wilson_interval
+from tying.figures import group_permutation_test, mean_ci, wilson_interval
 
 from .results import Claim, Group, occurring, table_curves, truth_of
 

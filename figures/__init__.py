@@ -8,17 +8,38 @@ The face (what the layers above may import)::
     plot_quadrants           quadrants.py   the four SE x CE quadrants against the theory's prediction
     plot_learned_fraction    learning.py    fraction of runs that learned by step t
     mean_ci, wilson_interval, group_permutation_test, as_seeds   stats.py
-    style                    style.py       one look: sizes, colours, save() to PNG and PDF atomically
 
-Importing it imports matplotlib (never pyplot); the command line imports it only when it draws.
+Names load on first use (PEP 562): the claims read its statistics without importing matplotlib.
 """
-from . import style
-from .accuracy import plot_accuracy
-from .distances import plot_distances
-from .learning import learned_fraction, plot_learned_fraction
-from .maps import pca2, plot_maps
-from .quadrants import plot_quadrants
-from .stats import as_seeds, group_permutation_test, mean_ci, wilson_interval
+from __future__ import annotations
 
-__all__ = ["style", "plot_accuracy", "plot_distances", "learned_fraction", "plot_learned_fraction", "pca2",
+from typing import TYPE_CHECKING
+
+from tying.core import lazy
+
+if TYPE_CHECKING:  # the explicit imports, for readers and tools
+    from . import style
+    from .accuracy import plot_accuracy
+    from .distances import plot_distances
+    from .learning import learned_fraction, plot_learned_fraction
+    from .maps import pca2, plot_maps
+    from .quadrants import plot_quadrants
+    from .stats import as_seeds, group_permutation_test, mean_ci, wilson_interval
+
+_FACE = {
+    "plot_accuracy": ".accuracy",
+    "plot_distances": ".distances",
+    "learned_fraction": ".learning",
+    "plot_learned_fraction": ".learning",
+    "pca2": ".maps",
+    "plot_maps": ".maps",
+    "plot_quadrants": ".quadrants",
+    "as_seeds": ".stats",
+    "group_permutation_test": ".stats",
+    "mean_ci": ".stats",
+    "wilson_interval": ".stats",
+}
+__all__ = ["plot_accuracy", "plot_distances", "learned_fraction", "plot_learned_fraction", "pca2",
            "plot_maps", "plot_quadrants", "as_seeds", "group_permutation_test", "mean_ci", "wilson_interval"]
+
+__getattr__, __dir__ = lazy.face(globals(), _FACE)

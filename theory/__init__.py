@@ -19,8 +19,9 @@ The propositions need sympy (and trained models), so names load on first use
 """
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from tying.core import lazy
 
 if TYPE_CHECKING:  # the explicit imports, for readers and tools; at run time they load on first use
     from .p3_separation import separation_bound
@@ -42,14 +43,4 @@ _FACE = {
 __all__ = ["verify", "select", "passed", "PROPOSITIONS", "Result", "separation_bound", "predicted_signs", "PREDICTIONS"]
 assert set(__all__) == set(_FACE)
 
-
-def __getattr__(name: str):
-    if name not in _FACE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_FACE[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy.face(globals(), _FACE)

@@ -12,7 +12,6 @@ command do not pay for numba, sympy or matplotlib before they need them.
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 # Installed, the layers are this package's folders.  In a checkout they are this folder's siblings (the design
@@ -22,17 +21,18 @@ _here = Path(__file__).resolve().parent
 if not (_here / "core").is_dir() and (_here.parent / "core" / "version.py").is_file():
     __path__.append(str(_here.parent))
 
+from .core import lazy  # noqa: E402
 from .core.version import package_version  # noqa: E402
 
 __version__ = package_version()
 
-# name -> the layer module that defines it (None: the module itself is the name)
+# name -> the layer module that defines it
 _FACE = {
     "parity_corpus": ".generators.parity",
     "pcfg_corpus": ".generators.pcfg",
     "load_grammar": ".generators.pcfg",
     "Corpus": ".generators.corpus",
-    "transforms": None,
+    "transforms": ".generators",
     "exact": ".generators.truth",
     "ModelConfig": ".models",
     "TrainConfig": ".models",
@@ -44,17 +44,4 @@ _FACE = {
 }
 __all__ = ["__version__", *_FACE]
 
-
-def __getattr__(name: str):
-    if name not in _FACE:
-        raise AttributeError(f"module 'tying' has no attribute {name!r}")
-    if _FACE[name] is None:
-        value = importlib.import_module(f".generators.{name}", __name__)
-    else:
-        value = getattr(importlib.import_module(_FACE[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy.face(globals(), _FACE)
