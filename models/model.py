@@ -15,13 +15,11 @@ import numpy as np
 from tying.core.errors import InputError
 from tying.generators import Examples
 
-from . import bilinear_kernels, lstm_kernels, mixer_kernels, params, transformer_kernels
-from .config import PAPER_SMALL, ModelConfig
+from . import archs, params
+from .archs import PAPER_SMALL
+from .config import ModelConfig
 from .dispatch_kernels import loss_grad_any
 from .params import EMB, OUT_BIAS
-
-HIDDEN = {"bilinear": bilinear_kernels.hidden, "mixer": mixer_kernels.hidden,
-          "transformer": transformer_kernels.hidden, "lstm": lstm_kernels.hidden}
 
 
 class Model:
@@ -33,7 +31,7 @@ class Model:
                              f"(got token_ff={cfg.token_ff}, seq_len={cfg.seq_len})")
         self.cfg = cfg
         self.in_row, self.out_row, self.blocks, self.offs, self.dims, size = params.layout(cfg)
-        self.arch_code = params.ARCH_CODE[cfg.arch]
+        self.arch_code = archs.ARCH_CODE[cfg.arch]
         if P is None:
             P = params.init_params(cfg, seed)
         elif np.shape(P) != (size,):
@@ -84,7 +82,8 @@ class Model:
     def hidden(self, examples: Examples, s: int = 0) -> np.ndarray:
         """The representation h (N, d) that meets the output head at each target of batch s (float64)."""
         tokens, lengths, seq, pos, _, _ = self._batch(examples, s)
-        return HIDDEN[self.cfg.arch](self.P, self.offs, self.dims, self.in_row, tokens, lengths, seq, pos)
+        hidden = archs.kernels(self.cfg.arch).hidden
+        return hidden(self.P, self.offs, self.dims, self.in_row, tokens, lengths, seq, pos)
 
     # --------------------------------------------------------------- parameters
     def views(self) -> dict[str, np.ndarray]:
