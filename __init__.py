@@ -30,6 +30,8 @@ _FACE = {
     "TrainConfig": ".models",
     "train": ".models",
     "Run": ".models",
+    "Optimizer": ".models",
+    "ARCHS": ".models",
     "verify": ".theory.registry",
     "sweep": ".experiments.sweep",
     "reproduce_paper": ".experiments.reproduce",
