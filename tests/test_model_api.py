@@ -28,6 +28,16 @@ def test_package_exports():
     assert models.TrainConfig.__name__ == "TrainConfig"
 
 
+def test_the_registry_is_the_list_of_architectures():
+    assert models.ARCHS == tuple(archs.REGISTRY) and len(set(archs.ARCH_CODE.values())) == len(archs.ARCHS)
+    for arch, a in archs.REGISTRY.items():  # the paper-small shapes are the config's defaults
+        cfg = ModelConfig(arch=arch)
+        assert all(getattr(cfg, k) == v for k, v in a.small.items()) and archs.PAPER_SMALL[arch] == a.small
+    with pytest.raises(InputError, match=", ".join(archs.ARCHS)):
+        ModelConfig(arch="rnn")
+    assert {"ARCHS", "archs", "Optimizer"} <= set(models.__all__)
+
+
 def test_from_corpus_fits_the_corpus():
     m = Model.from_corpus(corpus("causal"), ModelConfig(arch="mixer"), seed=0)
     assert (m.cfg.vocab_size, m.cfg.seq_len, m.cfg.objective) == (V, T, "causal")
