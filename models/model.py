@@ -3,8 +3,9 @@
     model = Model.from_corpus(corpus, ModelConfig(arch="mixer", tied=True), seed=0)
     loss, acc, G = model.loss_grad(Stream(corpus).next(1))
 
-Training loops call ``dispatch_kernels.loss_grad_any`` on ``model.P`` directly;
-this class is the Python face for inspection and theory checks.
+The numba training loop (``Optimizer.run``) calls ``dispatch_kernels.loss_grad_any``
+on ``model.P`` directly; this class is the Python face for inspection and theory
+checks.  The kernel module of each architecture comes from ``archs.REGISTRY``.
 """
 from __future__ import annotations
 
