@@ -16,7 +16,7 @@ and merged rows accumulate every role's gradient exactly as our sharing map does
 - lstm: ``torch.nn.LSTM`` over packed sequences, then the Linear projection.
 
 ``check_agreement`` runs a few AdamW + cosine steps with both (ours through the
-real training loop ``models.loop_kernels.train_steps``) and compares the loss,
+real training loop, through ``models.Optimizer``) and compares the loss,
 the gradient and the updated parameters of every step in float64; it raises
 ``AgreementError`` beyond rtol 1e-6.
 """
@@ -28,11 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tying.generators import Examples
-from tying.models import params
-from tying.models import ModelConfig, TrainConfig
-from tying.models.loop_kernels import train_steps
-from tying.models import Model
-from tying.models.optim_kernels import OPT_CODE, SCHED_CODE
+from tying.models import Model, ModelConfig, Optimizer, TrainConfig, params
 
 RTOL = 1e-6
 LN_EPS = 1e-5
@@ -189,18 +185,6 @@ def optimizer(model: Reference, tc: TrainConfig):
     return opt, sched
 
 
-def ours_arrays(ex: Examples) -> tuple:
-    from tying.models.train import _arrays  # the trainer's fixed kernel dtypes
-
-    return _arrays(ex)
-
-
-def hyper(tc: TrainConfig) -> tuple:
-    """The optimizer arguments of train_steps, as models.train passes them."""
-    return (OPT_CODE[tc.optimizer], float(tc.lr), float(tc.betas[0]), float(tc.betas[1]), float(tc.eps),
-            float(tc.weight_decay), float(tc.momentum), SCHED_CODE[tc.schedule], int(tc.t_max), float(tc.eta_min))
-
-
 def _rel(ours: np.ndarray, ref: np.ndarray) -> float:
     """max |ours - ref| / max |ref| (0 when both are exactly zero)."""
     num = float(np.max(np.abs(ours - ref), initial=0.0))
@@ -235,15 +219,14 @@ def check_agreement(name: str, cfg: ModelConfig, ex: Examples, steps: int = 3, s
     model = Model(cfg, seed=seed)
     ref = Reference(cfg, model.P, torch.float64)
     opt, sched = optimizer(ref, tc)
-    arrays = ours_arrays(ex)
-    P = model.P.copy()
-    G, M1, M2 = (np.zeros_like(P) for _ in range(3))
+    ours = Optimizer(Model(cfg, model.P.copy()), tc)
+    arrays = Optimizer.arrays(ex)
+    P, G = ours.model.P, ours.G
     worst = {"loss": 0.0, "acc": 0.0, "grad": (0.0, ""), "params": (0.0, "")}
     null = np.zeros(P.shape, bool)
     for t in range(steps):
         s = t % ex.n_batches
-        losses, accs, status = train_steps(model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.offs,
-                                           model.dims, *arrays, s, t, 1, *hyper(tc))
+        losses, accs, status = ours.run(arrays, s, t, 1)
         opt.zero_grad(set_to_none=True)
         loss, acc = ref(batch(cfg, ex, s))
         loss.backward()

@@ -27,13 +27,10 @@ import torch
 
 from tying.core.errors import InputError
 from tying.generators import enumerate_population
-from tying.models import ModelConfig, TrainConfig
-from tying.models.loop_kernels import train_steps
-from tying.models import Model
+from tying.models import Model, ModelConfig, Optimizer, TrainConfig
 
 from . import flops, workloads
-from .reference_torch import (AgreementError, Reference, batch, check_agreement, counted_flops, hyper, optimizer,
-                              ours_arrays)
+from .reference_torch import AgreementError, Reference, batch, check_agreement, counted_flops, optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_STEPS = 150_000  # the paper's training length
@@ -42,15 +39,12 @@ PAPER_STEPS = 150_000  # the paper's training length
 # ---------------------------------------------------------------------------- timing
 def ours_runner(cfg: ModelConfig, ex, tc: TrainConfig, seed: int = 0):
     """run(n): n training steps of the real numba loop (AdamW + cosine), cycling over ex's batches."""
-    model = Model(cfg, seed=seed)
-    arrays = ours_arrays(ex)
-    P = model.P.copy()
-    G, M1, M2 = (np.zeros_like(P) for _ in range(3))
+    ours = Optimizer(Model(cfg, seed=seed), tc)
+    arrays = Optimizer.arrays(ex)
     S, t = ex.n_batches, [0]
 
     def run(n):
-        train_steps(model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.offs, model.dims, *arrays,
-                    t[0] % S, t[0], n, *hyper(tc))
+        ours.run(arrays, t[0] % S, t[0], n)
         t[0] += n
     return run
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from tying.generators import Examples, Stream
 from tying.generators import parity_corpus
-from tying.models.config import PAPER_MEDIUM, PAPER_SMALL, ModelConfig
+from tying.models import ModelConfig, archs
 
 TRAIN_BATCH = 1024  # the paper's batch: larger than the ~115-string train split, so one step = one epoch
 
@@ -20,7 +20,7 @@ def parity_batches(corpus, n: int, seed: int = 0) -> Examples:
 
 
 def paper_config(corpus, arch: str, size: str = "small", **kw) -> ModelConfig:
-    shape = (PAPER_SMALL if size == "small" else PAPER_MEDIUM)[arch]
+    shape = (archs.PAPER_SMALL if size == "small" else archs.PAPER_MEDIUM)[arch]
     return ModelConfig(arch=arch, **{**shape, **kw}).fit(corpus.vocab_size, corpus.max_len, corpus.task)
 
 

@@ -2,20 +2,28 @@
 
 The face (what the layers above may import)::
 
-    ModelConfig, TrainConfig, ARCHS, OBJECTIVES   config.py   plain values, validated once
+    ModelConfig, TrainConfig, OBJECTIVES          config.py   plain values, validated once
+    archs, ARCHS                                  archs.py    the one table of architectures (REGISTRY):
+                                                              codes, kernel modules, paper-small/medium shapes
     Model                                         model.py    parameters, the sharing map, forward
+    Optimizer                                     optimizer.py  a TrainConfig's optimizer over a Model:
+                                                              runs n steps of the numba loop
     train, Run                                    train.py, run.py   a training run and its record
     check_memory                                  memory.py   refuse what would not fit
     params                                        params.py   the flat parameter layout (EMB, OUT_BIAS, D_R, ...)
 
 Kernels (``*_kernels.py``) are small numba functions by topic, arrays in and
-arrays out; ``loop_kernels.train_steps`` runs many steps per call.
+arrays out; ``loop_kernels.train_steps`` runs many steps per call, and
+``Optimizer.run`` is how everything outside this package calls it.
 """
-from . import params
-from .config import ARCHS, OBJECTIVES, ModelConfig, TrainConfig
+from . import archs, params
+from .archs import ARCHS
+from .config import OBJECTIVES, ModelConfig, TrainConfig
 from .memory import check_memory
 from .model import Model
+from .optimizer import Optimizer
 from .run import Run
 from .train import train
 
-__all__ = ["params", "ARCHS", "OBJECTIVES", "ModelConfig", "TrainConfig", "check_memory", "Model", "Run", "train"]
+__all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "ModelConfig", "TrainConfig", "check_memory", "Model",
+           "Optimizer", "Run", "train"]

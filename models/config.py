@@ -1,6 +1,7 @@
 """Model and training configurations, validated on construction.
 
-The defaults of each architecture are the paper's *small* configuration; the
+The architectures and their defaults, the paper's *small* configuration, come
+from ``archs.REGISTRY``; d / layers / widths not given are filled from it.  The
 default optimizer and schedule are the paper's (AdamW, lr 5e-4, weight decay
 0.1, betas 0.9/0.999, eps 1e-12; cosine annealing, T_max 10000, eta_min 1e-5).
 """
@@ -13,26 +14,13 @@ from dataclasses import dataclass, field
 
 from tying.core.errors import InputError
 
-ARCHS = ("bilinear", "mixer", "transformer", "lstm")
+from .archs import ARCHS, PAPER_SMALL, REGISTRY
+
 ACTIVATIONS = ("relu", "gelu")
 OBJECTIVES = ("mlm", "causal")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 DTYPES = ("float64", "float32")
-
-# Paper-small (and medium) shapes; d / layers / widths not given by the user come from here.
-PAPER_SMALL = {
-    "bilinear": dict(d=4, layers=0),
-    "mixer": dict(d=4, layers=1, token_ff=4, channel_ff=8, activation="relu"),
-    "transformer": dict(d=4, layers=1, heads=1, ff=4, activation="gelu"),
-    "lstm": dict(d=4, layers=2, hidden=8, bidirectional=True),
-}
-PAPER_MEDIUM = {
-    "bilinear": dict(d=32, layers=0),
-    "mixer": dict(d=32, layers=2, token_ff=32, channel_ff=32, activation="relu"),
-    "transformer": dict(d=32, layers=2, heads=1, ff=32, activation="gelu"),
-    "lstm": dict(d=32, layers=4, hidden=32, bidirectional=True),
-}
 
 
 @dataclass
@@ -75,8 +63,10 @@ class ModelConfig:
         for k in ("vocab_size", "seq_len", "d", "layers", "heads", "ff", "token_ff", "channel_ff", "hidden"):
             if getattr(self, k) is not None:
                 setattr(self, k, integer(k, getattr(self, k), 0 if k in ("vocab_size", "seq_len", "layers") else 1))
-        if self.arch in ("mixer", "transformer", "lstm") and self.layers < 1:
-            raise InputError(f"the {self.arch} needs at least one layer, got layers={self.layers}")
+        n = REGISTRY[self.arch].min_layers
+        if self.layers < n:
+            need = "one layer" if n == 1 else f"{n} layers"
+            raise InputError(f"the {self.arch} needs at least {need}, got layers={self.layers}")
         if self.arch == "transformer" and self.d % self.heads:
             raise InputError(f"d={self.d} is not divisible by heads={self.heads}")
         self.merge_out = pairs("merge_out", self.merge_out)

@@ -10,6 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
+from . import archs
 from .dispatch_kernels import loss_grad_any
 from .optim_kernels import ADAMW, SGD, adam_step, lr_at, sgd_step
 from tying.core import kernel_cache
@@ -62,4 +63,5 @@ def evaluate(arch, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_off, 
     return loss / n, acc / n
 
 
-kernel_cache.stamp(globals())
+# loss_grad_any is compiled into these kernels, and with it the architecture codes of archs
+kernel_cache.stamp(globals(), compiled_in=(archs,))

@@ -3,8 +3,9 @@
     model = Model.from_corpus(corpus, ModelConfig(arch="mixer", tied=True), seed=0)
     loss, acc, G = model.loss_grad(Stream(corpus).next(1))
 
-Training loops call ``dispatch_kernels.loss_grad_any`` on ``model.P`` directly;
-this class is the Python face for inspection and theory checks.
+The numba training loop (``Optimizer.run``) calls ``dispatch_kernels.loss_grad_any``
+on ``model.P`` directly; this class is the Python face for inspection and theory
+checks.  The kernel module of each architecture comes from ``archs.REGISTRY``.
 """
 from __future__ import annotations
 
@@ -15,13 +16,11 @@ import numpy as np
 from tying.core.errors import InputError
 from tying.generators import Examples
 
-from . import bilinear_kernels, lstm_kernels, mixer_kernels, params, transformer_kernels
-from .config import PAPER_SMALL, ModelConfig
+from . import archs, params
+from .archs import PAPER_SMALL
+from .config import ModelConfig
 from .dispatch_kernels import loss_grad_any
 from .params import EMB, OUT_BIAS
-
-HIDDEN = {"bilinear": bilinear_kernels.hidden, "mixer": mixer_kernels.hidden,
-          "transformer": transformer_kernels.hidden, "lstm": lstm_kernels.hidden}
 
 
 class Model:
@@ -33,7 +32,7 @@ class Model:
                              f"(got token_ff={cfg.token_ff}, seq_len={cfg.seq_len})")
         self.cfg = cfg
         self.in_row, self.out_row, self.blocks, self.offs, self.dims, size = params.layout(cfg)
-        self.arch_code = params.ARCH_CODE[cfg.arch]
+        self.arch_code = archs.ARCH_CODE[cfg.arch]
         if P is None:
             P = params.init_params(cfg, seed)
         elif np.shape(P) != (size,):
@@ -84,7 +83,8 @@ class Model:
     def hidden(self, examples: Examples, s: int = 0) -> np.ndarray:
         """The representation h (N, d) that meets the output head at each target of batch s (float64)."""
         tokens, lengths, seq, pos, _, _ = self._batch(examples, s)
-        return HIDDEN[self.cfg.arch](self.P, self.offs, self.dims, self.in_row, tokens, lengths, seq, pos)
+        hidden = archs.kernels(self.cfg.arch).hidden
+        return hidden(self.P, self.offs, self.dims, self.in_row, tokens, lengths, seq, pos)
 
     # --------------------------------------------------------------- parameters
     def views(self) -> dict[str, np.ndarray]:

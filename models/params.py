@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .archs import REGISTRY
 from .config import ModelConfig
 
 # dims[] indices handed to kernels
 D_V, D_D, D_T, D_LAYERS, D_HEADS, D_FF, D_CFF, D_ACT, D_CAUSAL, D_BIAS, D_R, D_POS, D_HIDDEN, D_DIRS = range(14)
 N_DIMS = 14
-ARCH_CODE = {"bilinear": 0, "mixer": 1, "transformer": 2, "lstm": 3}
 ACT_CODE = {"relu": 0, "gelu": 1}
 OUTPUT_ROWS_STREAM = 1  # second entropy word of the untied output rows' generator (see init_params)
 
@@ -33,7 +33,7 @@ TRANSFORMER_LAYER = ("in_w", "in_b", "out_w", "out_b", "ln1_g", "ln1_b",
                      "ff_w1", "ff_b1", "ff_w2", "ff_b2", "ln2_g", "ln2_b")
 MIXER_LAYER = ("ln1_g", "ln1_b", "tok_w1", "tok_b1", "tok_w2", "tok_b2",
                "ln2_g", "ln2_b", "ch_w1", "ch_b1", "ch_w2", "ch_b2")
-# LSTM: per layer and direction the four torch tensors, then one projection to d.
+# LSTM: per layer and direction the four torch tensors, then one projection to d (archs.REGISTRY lays them out).
 LSTM_CELL = ("w_ih", "w_hh", "b_ih", "b_hh")
 LSTM_HEAD = ("proj_w", "proj_b")
 
@@ -60,38 +60,12 @@ def sharing_map(cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def blocks(cfg: ModelConfig, R: int) -> list[tuple[str, tuple, str]]:
-    """[(name, shape, init)] in canonical order. init: normal | uniform:FAN_IN | xavier | zeros | ones."""
+    """[(name, shape, init)] in canonical order: the common blocks, then the architecture's own
+    (``archs.REGISTRY``). init: normal | uniform:FAN_IN | xavier | zeros | ones."""
     d, T = cfg.d, cfg.seq_len
     out = [("emb", (R, d), "normal"), ("out_bias", (R if cfg.output_bias else 0,), "zeros"),
            ("pos", (T if cfg.positional else 0, d), "normal")]
-    for i in range(cfg.layers):
-        p = f"layer{i}."
-        if cfg.arch == "transformer":
-            out += [(p + "in_w", (3 * d, d), "xavier"), (p + "in_b", (3 * d,), "zeros"),
-                    (p + "out_w", (d, d), f"uniform:{d}"), (p + "out_b", (d,), "zeros"),
-                    (p + "ln1_g", (d,), "ones"), (p + "ln1_b", (d,), "zeros"),
-                    (p + "ff_w1", (cfg.ff, d), f"uniform:{d}"), (p + "ff_b1", (cfg.ff,), f"uniform:{d}"),
-                    (p + "ff_w2", (d, cfg.ff), f"uniform:{cfg.ff}"), (p + "ff_b2", (d,), f"uniform:{cfg.ff}"),
-                    (p + "ln2_g", (d,), "ones"), (p + "ln2_b", (d,), "zeros")]
-        elif cfg.arch == "mixer":
-            tf, cf = cfg.token_ff, cfg.channel_ff
-            out += [(p + "ln1_g", (d,), "ones"), (p + "ln1_b", (d,), "zeros"),
-                    (p + "tok_w1", (tf, T), f"uniform:{T}"), (p + "tok_b1", (tf,), f"uniform:{T}"),
-                    (p + "tok_w2", (T, tf), f"uniform:{tf}"), (p + "tok_b2", (T,), f"uniform:{tf}"),
-                    (p + "ln2_g", (d,), "ones"), (p + "ln2_b", (d,), "zeros"),
-                    (p + "ch_w1", (cf, d), f"uniform:{d}"), (p + "ch_b1", (cf,), f"uniform:{d}"),
-                    (p + "ch_w2", (d, cf), f"uniform:{cf}"), (p + "ch_b2", (d,), f"uniform:{cf}")]
-        elif cfg.arch == "lstm":
-            H = cfg.hidden
-            n_in = d if i == 0 else H * (2 if cfg.bidirectional else 1)
-            for r in range(2 if cfg.bidirectional else 1):
-                q = f"{p}dir{r}."
-                out += [(q + "w_ih", (4 * H, n_in), f"uniform:{H}"), (q + "w_hh", (4 * H, H), f"uniform:{H}"),
-                        (q + "b_ih", (4 * H,), f"uniform:{H}"), (q + "b_hh", (4 * H,), f"uniform:{H}")]
-    if cfg.arch == "lstm":
-        n = cfg.hidden * (2 if cfg.bidirectional else 1)
-        out += [("proj_w", (d, n), f"uniform:{n}"), ("proj_b", (d,), f"uniform:{n}")]
-    return out
+    return out + REGISTRY[cfg.arch].blocks(cfg)
 
 
 def layout(cfg: ModelConfig):

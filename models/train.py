@@ -20,10 +20,9 @@ from tying.generators import Examples, Stream
 from tying.generators import enumerate_population, not_enumerable
 
 from .config import ModelConfig, TrainConfig
-from .loop_kernels import evaluate, train_steps
 from .memory import check_memory
 from .model import Model
-from .optim_kernels import OPT_CODE, SCHED_CODE, lr_at
+from .optimizer import Optimizer
 from .run import Run
 
 VAL_SAMPLE = 4096  # examples in the validation sample of a non-enumerable corpus
@@ -46,14 +45,6 @@ def corpus_info(corpus: Corpus) -> dict:
             "split_sizes": [len(corpus.split_ids(s)) for s in ("train", "validation", "test")]}
 
 
-def _arrays(ex: Examples) -> tuple:
-    """Examples as the kernels' fixed dtypes, so one compiled signature serves every source."""
-    return (np.ascontiguousarray(ex.tokens, np.int32), np.ascontiguousarray(ex.lengths, np.int32),
-            np.ascontiguousarray(ex.tgt_off, np.int64), np.ascontiguousarray(ex.tgt_seq, np.int32),
-            np.ascontiguousarray(ex.tgt_pos, np.int32), np.ascontiguousarray(ex.tgt_sym, np.int32),
-            np.ascontiguousarray(ex.tgt_w, np.float64))
-
-
 def eval_set(corpus: Corpus, split: str, batch_size: int, seed: int) -> Examples | None:
     """The exact population of a split when it is enumerable, else a fixed seeded sample of its stream
     (seed purpose 2 for validation, 3 for the training split); None for an empty split."""
@@ -72,35 +63,29 @@ class _Trainer:
     """The state of one run between numba calls."""
 
     def __init__(self, corpus: Corpus, model: Model, tc: TrainConfig):
-        self.model, self.cfg = model, model.cfg
-        self.P, self.G, self.M1, self.M2 = model.P, *(np.zeros_like(model.P) for _ in range(3))
-        self.net = (model.arch_code, model.offs, model.dims, model.in_row, model.out_row)
+        self.model, self.cfg, self.P = model, model.cfg, model.P
+        self.opt = Optimizer(model, tc)
         if tc.mode == "population":
-            self.stream, self.chunk = None, _arrays(enumerate_population(corpus, "train"))
+            self.stream, self.chunk = None, Optimizer.arrays(enumerate_population(corpus, "train"))
             self.C = chunk_steps(1, len(self.chunk[-1]))
         else:
             self.stream, self.chunk = Stream(corpus, "train", tc.batch_size, derived_seed(tc.seed, 1)), None
             self.C = chunk_steps(self.stream.batch, self.stream.T)
         self.pos = 0  # next unused batch of the chunk
-        self.hyper = (OPT_CODE[tc.optimizer], float(tc.lr), float(tc.betas[0]), float(tc.betas[1]), float(tc.eps),
-                      float(tc.weight_decay), float(tc.momentum), SCHED_CODE[tc.schedule], int(tc.t_max),
-                      float(tc.eta_min))
 
     def _batches(self, n: int) -> int:
         """Make sure the chunk has a batch at self.pos; return how many of the next n it covers."""
         if self.stream is None:
             return n
         if self.chunk is None or self.pos == self.chunk[0].shape[0]:
-            self.chunk, self.pos = _arrays(self.stream.next(self.C)), 0
+            self.chunk, self.pos = Optimizer.arrays(self.stream.next(self.C)), 0
         return min(n, self.chunk[0].shape[0] - self.pos)
 
     def steps(self, step0: int, n: int):
         """Up to n updates from global step step0 (fewer at a chunk's end): (losses, accs, status)."""
         interrupt.check()
         n = self._batches(min(n, self.C))
-        arch, offs, dims, in_row, out_row = self.net
-        out = train_steps(arch, self.P, self.G, self.M1, self.M2, in_row, out_row, offs, dims,
-                          *self.chunk, self.pos, step0, n, *self.hyper)
+        out = self.opt.run(self.chunk, self.pos, step0, n)
         self.pos += n
         interrupt.check()  # P has moved: train() goes back to the last record
         return out
@@ -113,15 +98,13 @@ class _Trainer:
             stop = first + 1
         else:
             first, stop = 0, ex[0].shape[0]
-        arch, offs, dims, in_row, out_row = self.net
-        return evaluate(arch, self.P, self.G, offs, dims, in_row, out_row, *ex, first, stop)
+        return self.opt.evaluate(ex, first, stop)
 
     def snapshot(self):
         return self.model.E_in(), self.model.E_out(), self.model.b_out().copy()
 
     def lr(self, step: int) -> float:
-        _, base, _, _, _, _, _, schedule, t_max, eta_min = self.hyper
-        return lr_at(step, base, schedule, t_max, eta_min)
+        return self.opt.lr(step)
 
 
 @interrupt.deferred()  # Ctrl-C waits for the kernel in flight (see generators/interrupt.py)
@@ -143,9 +126,10 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     check_memory(model_cfg.fit(corpus.vocab_size, corpus.max_len, corpus.task), tc)  # before allocating
     tr = _Trainer(corpus, Model.from_corpus(corpus, model_cfg, seed=tc.seed), tc)
     val = eval_set(corpus, "validation", tc.batch_size, tc.seed)
-    val = None if val is None else _arrays(val)
+    val = None if val is None else Optimizer.arrays(val)
     # population mode already holds the exact training population as its one batch
-    fit = tr.chunk if tc.mode == "population" else _arrays(eval_set(corpus, "train", tc.batch_size, tc.seed))
+    fit = tr.chunk if tc.mode == "population" else \
+        Optimizer.arrays(eval_set(corpus, "train", tc.batch_size, tc.seed))
     run = Run(tr.cfg, tc, corpus_info(corpus))
     # step -> (loss, acc) of the batch, of the validation set, of the training set; [(step, E_in, E_out, b_out)]
     curve, vcurve, fcurve, embs = {}, {}, {}, []

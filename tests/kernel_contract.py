@@ -13,14 +13,13 @@ Finite-difference criteria (float64 central differences, step 1e-5, over every p
 import numpy as np
 
 from tying.generators.corpus import Corpus, Realization
-from tying.models import bilinear_kernels, lstm_kernels, mixer_kernels, params, transformer_kernels
+from tying.models import archs, params
 from tying.models.config import ModelConfig
 
 V, T = 6, 5  # symbol V - 1 is the mask
 MASK = V - 1
-ARCHS = ["bilinear", "mixer", "transformer", "lstm"]
-KERNELS = {"bilinear": bilinear_kernels, "mixer": mixer_kernels, "transformer": transformer_kernels,
-           "lstm": lstm_kernels}
+ARCHS = list(archs.ARCHS)
+KERNELS = {arch: archs.kernels(arch) for arch in ARCHS}
 # small shapes, so that finite differences over every parameter stay cheap
 SIZES = {"bilinear": {}, "mixer": dict(d=4, layers=1, channel_ff=5, activation="gelu"),
          "transformer": dict(d=4, layers=2, heads=2, ff=3, activation="gelu"),

@@ -8,7 +8,7 @@ from tying import models
 from tying.generators.corpus import Corpus, Realization
 from tying.core.errors import InputError
 from tying.generators.examples import Examples, Stream
-from tying.models import Model, ModelConfig, params
+from tying.models import Model, ModelConfig, archs, params
 
 V, T = 5, 4
 
@@ -28,11 +28,21 @@ def test_package_exports():
     assert models.TrainConfig.__name__ == "TrainConfig"
 
 
+def test_the_registry_is_the_list_of_architectures():
+    assert models.ARCHS == tuple(archs.REGISTRY) and len(set(archs.ARCH_CODE.values())) == len(archs.ARCHS)
+    for arch, a in archs.REGISTRY.items():  # the paper-small shapes are the config's defaults
+        cfg = ModelConfig(arch=arch)
+        assert all(getattr(cfg, k) == v for k, v in a.small.items()) and archs.PAPER_SMALL[arch] == a.small
+    with pytest.raises(InputError, match=", ".join(archs.ARCHS)):
+        ModelConfig(arch="rnn")
+    assert {"ARCHS", "archs", "Optimizer"} <= set(models.__all__)
+
+
 def test_from_corpus_fits_the_corpus():
     m = Model.from_corpus(corpus("causal"), ModelConfig(arch="mixer"), seed=0)
     assert (m.cfg.vocab_size, m.cfg.seq_len, m.cfg.objective) == (V, T, "causal")
     assert m.cfg.token_ff == T  # the paper-small token_ff is widened so token mixing can be masked causally
-    assert m.arch_code == params.ARCH_CODE["mixer"] and m.P.size == params.layout(m.cfg)[-1]
+    assert m.arch_code == archs.ARCH_CODE["mixer"] and m.P.size == params.layout(m.cfg)[-1]
     with pytest.raises(InputError, match="5 symbols"):  # vocabulary too small for the corpus
         Model.from_corpus(corpus(), ModelConfig(arch="bilinear", vocab_size=4))
 
@@ -81,7 +91,7 @@ def test_embeddings_follow_the_sharing_map():
     assert merged.E_out()[1].any()
 
 
-@pytest.mark.parametrize("arch", ["bilinear", "mixer", "transformer", "lstm"])
+@pytest.mark.parametrize("arch", archs.ARCHS)
 @pytest.mark.parametrize("task", ["mlm", "causal"])
 def test_hidden_reproduces_the_loss(arch, task):
     """softmax(h E_out^T + b) from Model.hidden gives the loss and accuracy the kernels report."""
@@ -134,7 +144,7 @@ def test_bad_batches_raise_input_error():
         m.loss(ex([[4, 1, 2, 3]], [4]), s=1)
 
 
-@pytest.mark.parametrize("arch", ["bilinear", "mixer", "transformer", "lstm"])
+@pytest.mark.parametrize("arch", archs.ARCHS)
 def test_tied_and_untied_share_every_initial_value_at_one_seed(arch):
     """Pairing by seed: a tied and an untied model of one seed differ only by the untied output rows."""
     c = corpus()

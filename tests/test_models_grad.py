@@ -24,7 +24,7 @@ import kernel_contract as kc
 from tying.generators.corpus import Corpus, Realization
 from tying.generators.examples import Examples, Stream
 from kernel_contract import KERNELS, assert_grad_matches, finite_differences, kernel, make_params
-from tying.models import mixer_kernels, params
+from tying.models import archs, mixer_kernels, params
 from tying.models.config import ModelConfig
 from tying.models.dispatch_kernels import loss_grad_any
 from tying.models.head_kernels import head_loss_grad
@@ -298,17 +298,21 @@ def test_causal_does_not_look_ahead(arch):
 
 
 # --------------------------------------------------------------------- dispatch
-def test_dispatch_matches_the_arch_kernels():
-    for arch, code in params.ARCH_CODE.items():
-        cfg = make_cfg(arch, "mlm", bias=True, positional=True)
-        P = make_params(cfg, seed=20)
-        batch = make_batch("mlm", seed=21)
-        in_row, out_row, _, offs, dims, _ = params.layout(cfg)
-        G, G_ref = np.zeros_like(P), np.zeros_like(P)
-        loss, acc = loss_grad_any(code, P, G, offs, dims, in_row, out_row, *batch, True)
-        ref = KERNELS[arch].loss_grad(P, G_ref, offs, dims, in_row, out_row, *batch, True)
-        assert (loss, acc) == ref and G.tobytes() == G_ref.tobytes() and np.isfinite(loss)
-    loss, acc = loss_grad_any(7, P, G, offs, dims, in_row, out_row, *batch, True)  # no such architecture
+@pytest.mark.parametrize("arch", archs.ARCHS)
+def test_dispatch_matches_the_arch_kernels(arch):
+    # every registered architecture's code reaches its own kernel module, named by the registry's convention
+    code, module = archs.REGISTRY[arch].code, archs.kernels(arch)
+    assert module.__name__ == f"tying.models.{arch}_kernels"
+    cfg = make_cfg(arch, "mlm", bias=True, positional=True)
+    P = make_params(cfg, seed=20)
+    batch = make_batch("mlm", seed=21)
+    in_row, out_row, _, offs, dims, _ = params.layout(cfg)
+    G, G_ref = np.zeros_like(P), np.zeros_like(P)
+    loss, acc = loss_grad_any(code, P, G, offs, dims, in_row, out_row, *batch, True)
+    ref = module.loss_grad(P, G_ref, offs, dims, in_row, out_row, *batch, True)
+    assert (loss, acc) == ref and G.tobytes() == G_ref.tobytes() and np.isfinite(loss)
+    unknown = max(archs.ARCH_CODE.values()) + 1  # no such architecture
+    loss, acc = loss_grad_any(unknown, P, G, offs, dims, in_row, out_row, *batch, True)
     assert math.isnan(loss) and math.isnan(acc)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tying.experiments.cli import main
+from tying.models import ARCHS
 from tying.models.params import D_R
 from tying.theory import lab, p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants, registry
 from tying.theory.result import PASS
@@ -62,7 +63,7 @@ def test_optimizer_step_returns_the_pre_update_gradient(dh):
     m = lab.model(dh, "bilinear", seed=0)
     P0 = m.P.copy()
     _, _, G = m.loss_grad(dh.pop)
-    g = lab.Optimizer(m, dh.pop, "sgd", lr=0.1, wd=0.01).step()
+    g = lab.Descent(m, dh.pop, "sgd", lr=0.1, wd=0.01).step()
     assert np.array_equal(g, G)
     assert np.allclose(m.P, P0 - 0.1 * (G + 0.01 * P0), rtol=0, atol=1e-15)
 
@@ -73,7 +74,7 @@ def test_p1_numeric():
     assert res.status == PASS, res.failures()
     assert res.negative_control["status"] == PASS
     assert res.numbers["max_rel_err_fd"] <= 1e-6
-    assert res.numbers["checked"] == {arch: 16 for arch in ("bilinear", "mixer", "transformer", "lstm")}
+    assert res.numbers["checked"] == {arch: 16 for arch in ARCHS}
 
 
 def test_p1_finite_differences_catch_a_wrong_gradient(dh):

@@ -21,7 +21,8 @@ from tying.models.loop_kernels import train_steps
 from tying.models.model import Model
 from tying.models.optim_kernels import ADAM, ADAMW, CONSTANT, COSINE, SGD
 from tying.models.run import Run
-from tying.models.train import _arrays, train
+from tying.models.optimizer import Optimizer
+from tying.models.train import train
 
 QUIET = dict(progress=False)
 
@@ -56,7 +57,7 @@ def test_train_steps_is_the_loop_written_out(p3, opt):
     P = model.P.copy()
     G, M1, M2 = np.zeros_like(P), np.zeros_like(P), np.zeros_like(P)
     losses, accs, status = train_steps(model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.offs,
-                                       model.dims, *_arrays(ex), batch0, step0, n,
+                                       model.dims, *Optimizer.arrays(ex), batch0, step0, n,
                                        opt, lr, b1, b2, eps, wd, mom, COSINE, t_max, eta_min)
     assert status == -1
 
@@ -82,6 +83,27 @@ def test_train_steps_is_the_loop_written_out(p3, opt):
     np.testing.assert_allclose(P, ref.P, rtol=1e-11, atol=1e-12)
 
 
+@pytest.mark.parametrize("opt,code,schedule,sched_code",
+                         [("sgd", SGD, "cosine", COSINE), ("adam", ADAM, "constant", CONSTANT),
+                          ("adamw", ADAMW, "cosine", COSINE)])
+def test_optimizer_runs_train_steps_with_its_config(p3, opt, code, schedule, sched_code):
+    model = Model.from_corpus(p3, ModelConfig(arch="bilinear", output_bias=True), seed=4)
+    ex = Stream(p3, "train", 4, seed=6).next(3)
+    cfg = TrainConfig(optimizer=opt, lr=0.05, betas=(0.8, 0.95), eps=1e-7, weight_decay=0.01, momentum=0.5,
+                      schedule=schedule, t_max=9, eta_min=1e-3)
+    P = model.P.copy()
+    G, M1, M2 = np.zeros_like(P), np.zeros_like(P), np.zeros_like(P)
+    ref = train_steps(model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.offs, model.dims,
+                      *Optimizer.arrays(ex), 1, 2, 5, code, 0.05, 0.8, 0.95, 1e-7, 0.01, 0.5, sched_code, 9, 1e-3)
+    o = Optimizer(Model(model.cfg, P=model.P.copy()), cfg)
+    out = o.run(Optimizer.arrays(ex), 1, 2, 5)
+    assert out[0].tobytes() == ref[0].tobytes() and out[1].tobytes() == ref[1].tobytes() and out[2] == ref[2]
+    assert o.model.P.tobytes() == P.tobytes()
+    assert o.M1.tobytes() == M1.tobytes() and o.M2.tobytes() == M2.tobytes()
+    cosine = 1e-3 + (0.05 - 1e-3) * (1 + math.cos(math.pi * 4 / 9)) / 2
+    assert o.lr(4) == pytest.approx(0.05 if schedule == "constant" else cosine, rel=1e-15)
+
+
 def test_train_steps_stops_at_the_first_non_finite_loss(p3):
     model = Model.from_corpus(p3, ModelConfig(arch="bilinear"), seed=0)
     ex = Stream(p3, "train", 6, seed=0).next(4)
@@ -89,8 +111,8 @@ def test_train_steps_stops_at_the_first_non_finite_loss(p3):
     G, M1, M2 = np.zeros_like(P), np.zeros_like(P), np.zeros_like(P)
     # one SGD step of lr 1e250 puts the embeddings near 1e250; the next logits overflow
     losses, accs, status = train_steps(model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.offs,
-                                       model.dims, *_arrays(ex), 0, 10, 4, SGD, 1e250, 0.9, 0.999, 1e-8, 0.0, 0.0,
-                                       CONSTANT, 10, 0.0)
+                                       model.dims, *Optimizer.arrays(ex), 0, 10, 4, SGD, 1e250, 0.9, 0.999, 1e-8,
+                                       0.0, 0.0, CONSTANT, 10, 0.0)
     assert status == 11
     assert np.isfinite(losses[0]) and not np.isfinite(losses[1]) and np.all(np.isnan(losses[2:]))
     # no update after the divergence: the parameters are those that produced the bad loss

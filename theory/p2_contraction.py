@@ -133,7 +133,7 @@ def _descent(s, arch: str, bias: bool, pairs: dict, steps: int, eta: float, lam:
     m = lab.model(s, arch, seed=seed, output_bias=bias)
     if bias:  # a random bias makes the bias coordinate part of the test
         m.P[m.offs[OUT_BIAS] : m.offs[OUT_BIAS + 1]] = np.random.default_rng(seed).normal(size=m.dims[D_R])
-    opt = lab.Optimizer(m, s.pop, "sgd", lr=eta, wd=lam)
+    opt = lab.Descent(m, s.pop, "sgd", lr=eta, wd=lam)
     out = {k: {"excess": -np.inf, "start": None} for k in pairs}
     O = _out_vec(m, m.P)
     for _ in range(steps):

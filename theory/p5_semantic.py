@@ -144,7 +144,7 @@ def _keeps_equal(s, arch: str, a: int, b: int, opt: str, steps: int, seed: int) 
     m = lab.model(s, arch, seed=seed)
     E = lab.emb(m)
     E[m.in_row[b]] = E[m.in_row[a]]
-    o = lab.Optimizer(m, s.pop, opt, **OPTIMIZERS[opt])
+    o = lab.Descent(m, s.pop, opt, **OPTIMIZERS[opt])
     worst = 0.0
     for _ in range(steps // 50):
         o.run(50)

@@ -38,6 +38,8 @@ _FACE = {
     "TrainConfig": ".models",
     "train": ".models",
     "Run": ".models",
+    "Optimizer": ".models",
+    "ARCHS": ".models",
     "verify": ".theory.registry",
     "sweep": ".experiments.runner",
     "reproduce_paper": ".experiments.reproduce",
