@@ -198,8 +198,7 @@ def end_to_end(corpus, quick: bool, log=print) -> dict:
     run = train(corpus, cfg, TrainConfig(steps=steps, progress=False), progress=False)
     wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
     code = ("import time; t0 = time.perf_counter()\n"
-            "from generators.parity import parity_corpus\nfrom models.config import ModelConfig, TrainConfig\n"
-            "from models.train import train\n"
+            "from tying import ModelConfig, TrainConfig, parity_corpus, train\n"
             "train(parity_corpus(7), ModelConfig(arch='transformer'), TrainConfig(steps=1, progress=False), "
             "progress=False)\nprint(time.perf_counter() - t0)")
     starts = []

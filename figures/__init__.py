@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from tying.core import lazy
 
 if TYPE_CHECKING:  # the explicit imports, for readers and tools
-    from . import style
     from .accuracy import plot_accuracy
     from .distances import plot_distances
     from .learning import learned_fraction, plot_learned_fraction

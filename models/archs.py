@@ -13,7 +13,6 @@ Plain Python without numba, since the config imports it.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable
@@ -104,5 +103,8 @@ LSTM = REGISTRY["lstm"].code
 
 
 def kernels(arch: str):
-    """The kernel module of an architecture (imported on first use: it compiles numba code)."""
-    return importlib.import_module(f"{__package__}.{REGISTRY[arch].kernels}")
+    """The kernel module of an architecture (imported on first use: it compiles numba code); the
+    dispatch imports every registered one, so it holds them all."""
+    from . import dispatch_kernels
+
+    return getattr(dispatch_kernels, REGISTRY[arch].kernels)
