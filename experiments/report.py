@@ -131,7 +131,7 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
               "|---|---|---|---|---|---|"]
     for c in claims:
         lines.append(f"| {c.experiment} | {_cell(c.claim)} | {_cell(c.prediction)} | {_cell(c.measured())} | "
-                     f"{'pass' if c.passed else '**fail**'}{' *ref*' if c.reference else ''} | {_cell(c.note)} |")
+                     f"{c.result()} | {_cell(c.note)} |")
     if learning:
         lines += ["", "## Learning", "", "Input geometry follows learning: until a model has learned parity, "
                   "the bit symbols carry no information about the target, so nothing keeps their input rows "

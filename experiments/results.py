@@ -80,6 +80,12 @@ class Claim:
         self.passed, self.reference = bool(self.passed), bool(self.reference)
         self.values = [float(v) for v in self.values]
 
+    def result(self) -> str:
+        """The report's result cell; a reference row with no runs to show (say, none learned) has none."""
+        if self.reference:
+            return "n/a *ref*" if not self.values else f"{'pass' if self.passed else 'fail'} *ref*"
+        return "pass" if self.passed else "**fail**"
+
     def measured(self) -> str:
         v = np.asarray(self.values, float)
         if v.size == 0:

@@ -209,3 +209,15 @@ def test_the_experiments_face_loads_no_cli_sympy_or_matplotlib():
             "or m.startswith(('tying.experiments.cli', 'tying.experiments.commands'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_result_cell_reference_rows_without_runs_are_not_applicable():
+    from tying.experiments.results import Claim
+
+    row = dict(experiment="xor", claim="c", prediction="p")
+    assert Claim(**row, values=[], passed=False, reference=True).result() == "n/a *ref*"
+    assert Claim(**row, values=[1.0], passed=False, reference=True).result() == "fail *ref*"
+    assert Claim(**row, values=[1.0], passed=True, reference=True).result() == "pass *ref*"
+    # a counted claim with no runs has not been shown to hold: it fails
+    assert Claim(**row, values=[], passed=False).result() == "**fail**"
+    assert Claim(**row, values=[2.0, 3.0], passed=True).result() == "pass"
