@@ -20,18 +20,26 @@ CALLER = textwrap.dedent("""
 """)
 
 
-def _run(tmp_path, callee_value: int, stamp: bool) -> int:
-    pkg = tmp_path / "pkg"
+def _call(tmp_path, package: str, files: dict, call: str) -> int:
+    """Write package/{name: (text, mtime)} (fixed mtimes: distinct even on coarse file systems) and print
+    the result of ``call`` in a fresh process, as a later session would."""
+    pkg = tmp_path / package
     pkg.mkdir(exist_ok=True)
     (pkg / "__init__.py").write_text("")
-    callee = pkg / "callee_kernels.py"
-    callee.write_text(f"from numba import njit\n\n@njit(cache=True)\ndef f():\n    return {callee_value}\n")
-    # a distinct mtime even on coarse file systems
-    os.utime(callee, (1_000_000 + callee_value, 1_000_000 + callee_value))
-    (pkg / "caller_kernels.py").write_text(CALLER.replace("STAMP", str(stamp)))
-    out = subprocess.run([sys.executable, "-c", "from pkg.caller_kernels import g; print(g())"],
+    for name, (text, mtime) in files.items():
+        (pkg / name).write_text(text)
+        if mtime is not None:
+            os.utime(pkg / name, (mtime, mtime))
+    out = subprocess.run([sys.executable, "-c", f"from {package}.{call}; print(g())"],
                          cwd=tmp_path, capture_output=True, text=True, check=True)
     return int(out.stdout.strip())
+
+
+def _run(tmp_path, callee_value: int, stamp: bool) -> int:
+    callee = f"from numba import njit\n\n@njit(cache=True)\ndef f():\n    return {callee_value}\n"
+    return _call(tmp_path, "pkg", {"callee_kernels.py": (callee, 1_000_000 + callee_value),
+                                   "caller_kernels.py": (CALLER.replace("STAMP", str(stamp)), None)},
+                 "caller_kernels import g")
 
 
 def test_stamped_caller_recompiles_after_its_callee_changes(tmp_path):
@@ -60,18 +68,10 @@ CONST_USER = textwrap.dedent("""
 
 
 def _run_const(tmp_path, value: int, named: bool) -> int:
-    pkg = tmp_path / "cpkg"
-    pkg.mkdir(exist_ok=True)
-    (pkg / "__init__.py").write_text("")
-    consts = pkg / "consts.py"  # not a *_kernels.py file: only compiled_in makes it count
-    consts.write_text(f"VALUE = {value}\n")
-    os.utime(consts, (1_000_000 + value, 1_000_000 + value))
-    user = pkg / "user_kernels.py"
-    user.write_text(CONST_USER.replace("COMPILED_IN", "(consts,)" if named else "()"))
-    os.utime(user, (1_000_000, 1_000_000))  # the user's own file is unchanged between the runs
-    out = subprocess.run([sys.executable, "-c", "from cpkg.user_kernels import g; print(g())"],
-                         cwd=tmp_path, capture_output=True, text=True, check=True)
-    return int(out.stdout.strip())
+    # consts.py is not a *_kernels.py file: only compiled_in makes it count; the user's own file is unchanged
+    user = CONST_USER.replace("COMPILED_IN", "(consts,)" if named else "()")
+    return _call(tmp_path, "cpkg", {"consts.py": (f"VALUE = {value}\n", 1_000_000 + value),
+                                    "user_kernels.py": (user, 1_000_000)}, "user_kernels import g")
 
 
 def test_a_compiled_in_constant_module_recompiles_its_users(tmp_path):
