@@ -51,7 +51,8 @@ class Plan:
 # (2026-12): a 150,000-step paper-small run takes ~110 s (transformer), ~50 s (mixer), ~20 s (bilinear).
 # Quick: the paper's full protocol on the transformer for the two settings where the DH is broken, one
 # seed, tied and untied (4 runs, ~230 s on 2 workers), the twins (~15 s) and ~70 s of numba compilation
-# on a fresh install: ~5.5 min (measured from a fresh venv: 322 s, 361 s with `pip install .`).  Fewer steps would not do: on the paper's split, parity is learned
+# on a fresh install: ~6 min (measured from fresh venvs: 322 s and 359 s, 361 s and 399 s with
+# `pip install .`, on two days).  Fewer steps would not do: on the paper's split, parity is learned
 # between ~30,000 and ~140,000 steps, or not at all.  The quadrants need more steps than fit; they are
 # in the full mode only.
 QUICK = Plan(seeds=(0,), xor_settings=("DH", "NDH"), xor_archs=("transformer",), xor_steps=150_000,
