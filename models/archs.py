@@ -28,50 +28,49 @@ class Arch:
     medium: dict  # the paper's medium configuration
 
 
+def _per_layer(cfg, names: tuple, shapes: list) -> list:
+    """Layer i's blocks: the kernels' block names (``params``, which they compile in) with these shapes."""
+    return [(f"layer{i}.{n}", shape, init) for i in range(cfg.layers) for n, (shape, init) in zip(names, shapes)]
+
+
 def _bilinear_blocks(cfg) -> list:
     return []
 
 
 def _mixer_blocks(cfg) -> list:
+    from .params import MIXER_LAYER  # params lays out what this table describes: imported late
+
     d, T, tf, cf = cfg.d, cfg.seq_len, cfg.token_ff, cfg.channel_ff
-    out = []
-    for i in range(cfg.layers):
-        p = f"layer{i}."
-        out += [(p + "ln1_g", (d,), "ones"), (p + "ln1_b", (d,), "zeros"),
-                (p + "tok_w1", (tf, T), f"uniform:{T}"), (p + "tok_b1", (tf,), f"uniform:{T}"),
-                (p + "tok_w2", (T, tf), f"uniform:{tf}"), (p + "tok_b2", (T,), f"uniform:{tf}"),
-                (p + "ln2_g", (d,), "ones"), (p + "ln2_b", (d,), "zeros"),
-                (p + "ch_w1", (cf, d), f"uniform:{d}"), (p + "ch_b1", (cf,), f"uniform:{d}"),
-                (p + "ch_w2", (d, cf), f"uniform:{cf}"), (p + "ch_b2", (d,), f"uniform:{cf}")]
-    return out
+    return _per_layer(cfg, MIXER_LAYER, [
+        ((d,), "ones"), ((d,), "zeros"), ((tf, T), f"uniform:{T}"), ((tf,), f"uniform:{T}"),
+        ((T, tf), f"uniform:{tf}"), ((T,), f"uniform:{tf}"), ((d,), "ones"), ((d,), "zeros"),
+        ((cf, d), f"uniform:{d}"), ((cf,), f"uniform:{d}"), ((d, cf), f"uniform:{cf}"), ((d,), f"uniform:{cf}")])
 
 
 def _transformer_blocks(cfg) -> list:
+    from .params import TRANSFORMER_LAYER
+
     d, ff = cfg.d, cfg.ff
-    out = []
-    for i in range(cfg.layers):
-        p = f"layer{i}."
-        out += [(p + "in_w", (3 * d, d), "xavier"), (p + "in_b", (3 * d,), "zeros"),
-                (p + "out_w", (d, d), f"uniform:{d}"), (p + "out_b", (d,), "zeros"),
-                (p + "ln1_g", (d,), "ones"), (p + "ln1_b", (d,), "zeros"),
-                (p + "ff_w1", (ff, d), f"uniform:{d}"), (p + "ff_b1", (ff,), f"uniform:{d}"),
-                (p + "ff_w2", (d, ff), f"uniform:{ff}"), (p + "ff_b2", (d,), f"uniform:{ff}"),
-                (p + "ln2_g", (d,), "ones"), (p + "ln2_b", (d,), "zeros")]
-    return out
+    return _per_layer(cfg, TRANSFORMER_LAYER, [
+        ((3 * d, d), "xavier"), ((3 * d,), "zeros"), ((d, d), f"uniform:{d}"), ((d,), "zeros"),
+        ((d,), "ones"), ((d,), "zeros"), ((ff, d), f"uniform:{d}"), ((ff,), f"uniform:{d}"),
+        ((d, ff), f"uniform:{ff}"), ((d,), f"uniform:{ff}"), ((d,), "ones"), ((d,), "zeros")])
 
 
 def _lstm_blocks(cfg) -> list:
     """Per layer and direction torch's four tensors, then one projection to d."""
+    from .params import LSTM_CELL, LSTM_HEAD
+
     d, H, dirs = cfg.d, cfg.hidden, 2 if cfg.bidirectional else 1
     out = []
     for i in range(cfg.layers):
         n_in = d if i == 0 else H * dirs
-        for r in range(dirs):
-            q = f"layer{i}.dir{r}."
-            out += [(q + "w_ih", (4 * H, n_in), f"uniform:{H}"), (q + "w_hh", (4 * H, H), f"uniform:{H}"),
-                    (q + "b_ih", (4 * H,), f"uniform:{H}"), (q + "b_hh", (4 * H,), f"uniform:{H}")]
+        cell = [((4 * H, n_in), f"uniform:{H}"), ((4 * H, H), f"uniform:{H}"), ((4 * H,), f"uniform:{H}"),
+                ((4 * H,), f"uniform:{H}")]
+        out += [(f"layer{i}.dir{r}.{n}", shape, init) for r in range(dirs) for n, (shape, init) in zip(LSTM_CELL, cell)]
     n = H * dirs
-    return out + [("proj_w", (d, n), f"uniform:{n}"), ("proj_b", (d,), f"uniform:{n}")]
+    head = [((d, n), f"uniform:{n}"), ((d,), f"uniform:{n}")]
+    return out + [(name, shape, init) for name, (shape, init) in zip(LSTM_HEAD, head)]
 
 
 REGISTRY = MappingProxyType({
