@@ -26,23 +26,23 @@ from .core.version import package_version  # noqa: E402
 
 __version__ = package_version()
 
-# name -> the layer module that defines it
+# name -> the layer whose face offers it
 _FACE = {
-    "parity_corpus": ".generators.parity",
-    "pcfg_corpus": ".generators.pcfg",
-    "load_grammar": ".generators.pcfg",
-    "Corpus": ".generators.corpus",
+    "parity_corpus": ".generators",
+    "pcfg_corpus": ".generators",
+    "load_grammar": ".generators",
+    "Corpus": ".generators",
     "transforms": ".generators",
-    "exact": ".generators.truth",
+    "exact": ".generators",
     "ModelConfig": ".models",
     "TrainConfig": ".models",
     "train": ".models",
     "Run": ".models",
     "Optimizer": ".models",
     "ARCHS": ".models",
-    "verify": ".theory.registry",
-    "sweep": ".experiments.runner",
-    "reproduce_paper": ".experiments.reproduce",
+    "verify": ".theory",
+    "sweep": ".experiments",
+    "reproduce_paper": ".experiments",
 }
 __all__ = ["__version__", *_FACE]
 
