@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tying.generators import Examples, Stream
-from tying.generators import parity_corpus
+from tying.generators import Examples, Stream, parity_corpus
 from tying.models import ModelConfig, archs
 
 TRAIN_BATCH = 1024  # the paper's batch: larger than the ~115-string train split, so one step = one epoch

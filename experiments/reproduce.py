@@ -40,8 +40,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import runner
-from . import xor_claims as X
+from . import runner, xor_claims as X
 from .lm_claims import predicted, quadrant_values, twins_claims
 from .plan import EXPERIMENTS, FULL, QUICK, Plan, plan_specs
 from .report import split_figures, write_report, xor_figures

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tying.generators import Corpus
-from tying.generators import exact as exact_truth
+from tying.generators import Corpus, exact as exact_truth
 from tying.models import Run
 
 from .spec import load_spec, run_id

@@ -45,8 +45,7 @@ from tqdm import tqdm
 
 from tying.core import atomic, interrupt
 from tying.core.errors import InputError
-from tying.models import ModelConfig
-from tying.models import check_memory
+from tying.models import ModelConfig, check_memory
 
 from . import worker
 from .spec import Spec, content_hash, load_spec, run_id

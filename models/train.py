@@ -14,10 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 from tying.core import atomic, interrupt
-from tying.generators import Corpus
+from tying.generators import Corpus, Examples, Stream, enumerate_population, not_enumerable
 from tying.core.errors import InputError
-from tying.generators import Examples, Stream
-from tying.generators import enumerate_population, not_enumerable
 
 from .config import ModelConfig, TrainConfig
 from .memory import check_memory

@@ -6,9 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tying.experiments import plan as P
-from tying.experiments import reproduce as R
-from tying.experiments import xor_claims as X
+from tying.experiments import plan as P, reproduce as R, xor_claims as X
 from tying.generators.population import enumerate_population
 from tying.experiments.results import Group, load_groups
 from tying.experiments.spec import load_spec, run_id

@@ -20,8 +20,7 @@ import pytest
 import sweep_fixtures as fx
 from tying.experiments import spec as sp
 from tying.experiments.cli import main
-from tying.experiments.commands.options import Parser
-from tying.experiments.commands.options import add_executor_args
+from tying.experiments.commands.options import Parser, add_executor_args
 from tying.experiments.runner import executor, load_results, sweep
 from tying.experiments.worker import build_corpus
 from tying.generators.corpus import Corpus

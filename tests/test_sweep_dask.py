@@ -7,8 +7,7 @@ import os
 import pytest
 
 import sweep_fixtures as fx
-from tying.experiments import spec as sp
-from tying.experiments import runner as sw
+from tying.experiments import spec as sp, runner as sw
 from tying.experiments.runner import sweep
 from tying.core.errors import InputError
 from tying.models.run import Run

@@ -12,8 +12,7 @@ import pytest
 
 import kernel_contract as kc
 from kernel_contract import check_gradient, kernel, make_params
-from tying.models import params
-from tying.models import transformer_kernels as tk
+from tying.models import params, transformer_kernels as tk
 
 V, T = kc.V, kc.T
 ERF = np.vectorize(math.erf)

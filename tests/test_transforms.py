@@ -2,12 +2,10 @@
 checked against the exact ground truth (generators.truth), and the CLI options."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tying.experiments import cli
-from tying.generators import transforms as T
-from tying.generators import truth
+from tying.generators import transforms as T, truth
 from tying.generators.corpus import Corpus
 from tying.core.errors import InputError
 from tying.generators.examples import Stream

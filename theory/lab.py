@@ -13,11 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tying.generators import truth
-from tying.generators import Corpus
-from tying.generators import Examples
-from tying.generators import parity_corpus
-from tying.generators import enumerate_population
+from tying.generators import truth, Corpus, Examples, parity_corpus, enumerate_population
 from tying.models import Model, ModelConfig, Optimizer, TrainConfig
 from tying.models.params import EMB, OUT_BIAS
 

@@ -27,8 +27,7 @@ import numpy as np
 import sympy as sp
 
 from tying.generators import Examples
-from tying.models import ARCHS, OBJECTIVES, ModelConfig
-from tying.models import Model
+from tying.models import ARCHS, OBJECTIVES, ModelConfig, Model
 from tying.models.params import D_R
 
 from . import lab, sym

@@ -45,10 +45,8 @@ from math import comb
 import numpy as np
 import sympy as sp
 
-from tying.generators import transforms
-from tying.generators import parse_grammar, pcfg_corpus
-from tying.models import ModelConfig, TrainConfig
-from tying.models import train
+from tying.generators import transforms, parse_grammar, pcfg_corpus
+from tying.models import ModelConfig, TrainConfig, train
 
 from . import lab, sym
 from .p5_semantic import generic_quadratic

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from tying.core import atomic
-from tying.generators import SPLITS, Corpus
+from tying.generators import SPLITS, Corpus, MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
 from tying.core.errors import InputError
 from tying.core.parsing import float_list
-from tying.generators import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
 
 from .options import Parser, int_at_least
 

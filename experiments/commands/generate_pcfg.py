@@ -7,9 +7,8 @@ from __future__ import annotations
 import argparse
 
 from tying.core.errors import InputError
-from tying.generators import BUILTIN, load_grammar, pcfg_corpus
+from tying.generators import BUILTIN, load_grammar, pcfg_corpus, FORMS, apply_steps
 from tying.core.parsing import float_list
-from tying.generators import FORMS, apply_steps
 
 from .generate import add_output_options, add_seed_option, check_output, write_corpus
 

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tying.generators import Corpus
-from tying.generators import MAX_ROWS
-from tying.generators import report
+from tying.generators import Corpus, MAX_ROWS, report
 
 
 def _flag(x) -> str:
