@@ -13,10 +13,12 @@ The face (what the layers above may import)::
     load_grammar, pcfg_corpus, ...   pcfg.py         NLTK-format PCFGs
     transforms, FORMS, apply_steps   transforms.py, steps.py   DH transforms
     exact, estimate, report          truth.py        ground truth
+    audit, AuditTable                audit.py        a DH audit: distances from SE and CE, bootstrap CIs
     enumerate_population, ...        population.py   the exact population of a split
     Examples, Stream                 examples.py     the models' input
 """
 from . import transforms
+from .audit import AuditTable, audit
 from .corpus import SPLITS, TASKS, Corpus
 from .examples import Examples, Stream
 from .parity import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
@@ -28,4 +30,4 @@ from .truth import estimate, exact, report
 __all__ = ["transforms", "SPLITS", "TASKS", "Corpus", "Examples", "Stream", "MAX_BITS", "PAPER_SPLIT_SEED",
            "check_weights", "parity_corpus", "BUILTIN", "GRAMMAR_DIR", "load_grammar", "parse_grammar",
            "pcfg_corpus", "MAX_ROWS", "enumerate_population", "not_enumerable", "FORMS", "apply_steps",
-           "estimate", "exact", "report"]
+           "estimate", "exact", "report", "AuditTable", "audit"]

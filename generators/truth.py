@@ -69,6 +69,8 @@ class Truth:
     exact: bool = True
     n_samples: int = 0  # estimates only: target occurrences counted
     counts: np.ndarray | None = None  # estimates only: samples per context
+    # estimates with keep_samples: per counted target, its entry (index into sym), weight and sequence
+    samples: dict | None = field(default=None, repr=False)
     _index: tuple | None = field(default=None, repr=False)
     _ctx_of: np.ndarray | None = field(default=None, repr=False)
 
@@ -103,21 +105,30 @@ class Truth:
     def conditional_equivalent(self, a: int, b: int, tol: float = TOL) -> bool:
         return bool(np.max(np.abs(self.column(a) - self.column(b)), initial=0.0) <= tol)
 
-    def semantic_equivalent(self, a: int, b: int, tol: float = TOL) -> tuple[bool | None, str]:
-        """(flag, reason); see the module docstring."""
+    def swaps(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+        """(c1, c2, why_none): context c2[n] is c1[n] with one input a replaced by b, or b by a.
+
+        Every input occurrence of either symbol is one swap (a context holding a twice gives two);
+        only swaps whose result is itself a context are listed; why_none says why there are none.
+        """
         c1, c2 = [], []
         for x, y in ((a, b), (b, a)):
             c, u = np.nonzero(self.inputs & (self.keys == x))
             if len(c) == 0:
-                return None, f"symbol {x} never occurs as an input"
+                return np.zeros(0, np.int64), np.zeros(0, np.int64), f"symbol {x} never occurs as an input"
             swapped = self.keys[c]
             swapped[np.arange(len(c)), u] = y
             hit = self._lookup(swapped)
             c1.append(c[hit >= 0])
             c2.append(hit[hit >= 0])
-        c1, c2 = np.concatenate(c1), np.concatenate(c2)
-        if len(c1) == 0:
-            return None, "no context stays possible after swapping the two symbols"
+        c1, c2 = np.concatenate(c1).astype(np.int64), np.concatenate(c2).astype(np.int64)
+        return c1, c2, None if len(c1) else "no context stays possible after swapping the two symbols"
+
+    def semantic_equivalent(self, a: int, b: int, tol: float = TOL) -> tuple[bool | None, str]:
+        """(flag, reason); see the module docstring."""
+        c1, c2, why_none = self.swaps(a, b)
+        if why_none is not None:
+            return None, why_none
         gaps = row_gaps(self.indptr, self.sym, self.p_cond, c1, c2)
         if gaps.max() <= tol:
             return True, f"all {len(c1)} possible swaps keep the target distribution"
@@ -154,7 +165,7 @@ def _unique_rows(keys: np.ndarray):
     return uk, first, inv.ravel().astype(np.int64)
 
 
-def _group(keys, inputs, sym, w, vocab_size, exact, n_samples=0) -> Truth:
+def _group(keys, inputs, sym, w, vocab_size, exact, n_samples=0, seq=None) -> Truth:
     """Merge identical contexts and identical (context, target) pairs."""
     if len(sym) == 0:
         raise InputError("no targets to compute ground truth from")
@@ -171,6 +182,7 @@ def _group(keys, inputs, sym, w, vocab_size, exact, n_samples=0) -> Truth:
         indptr=np.concatenate([[0], np.cumsum(np.bincount(ctx, minlength=C))]).astype(np.int64),
         sym=(pairs % vocab_size).astype(np.int32), p_cond=p_joint / p_ctx[ctx], vocab_size=vocab_size,
         exact=exact, n_samples=n_samples, counts=None if exact else np.bincount(inv, minlength=C),
+        samples=None if seq is None else {"entry": pinv.ravel().astype(np.int64), "w": w, "seq": seq},
     )
 
 
@@ -196,7 +208,7 @@ def exact(corpus: Corpus, split: str | None = None, max_rows: int = MAX_ROWS) ->
 
 
 def estimate(corpus: Corpus, split: str | None = None, k: int = 2, seed: int = 0, draws: int = 1,
-             max_samples: int = MAX_SAMPLES) -> Truth:
+             max_samples: int = MAX_SAMPLES, keep_samples: bool = False) -> Truth:
     """n-gram estimate from ``draws`` realizations (seeds seed, seed + 1, ...).
 
     Targets are weighted as in the exact population (sequences equally likely,
@@ -204,6 +216,8 @@ def estimate(corpus: Corpus, split: str | None = None, k: int = 2, seed: int = 0
     length and many draws the estimate tends to the exact truth.  Symbols
     beyond a sequence's ends are keyed as -2.  When the split would give more
     than ``max_samples`` targets, a seeded random subset of its sequences is used.
+    ``keep_samples`` keeps each counted target's entry, weight and sequence in
+    ``Truth.samples``, so a resample of the sequences can reweight the estimate.
     """
     if k < 0 or draws < 1 or max_samples < 1:
         raise InputError(f"n-gram estimates need k >= 0, draws >= 1 and max samples >= 1, "
@@ -241,7 +255,7 @@ def estimate(corpus: Corpus, split: str | None = None, k: int = 2, seed: int = 0
         syms.append(surf[where])
     keys = np.concatenate(keys).astype(np.int32)
     return _group(keys, keys >= 0, np.concatenate(syms), np.tile(w, draws), corpus.vocab_size,
-                  exact=False, n_samples=len(keys))
+                  exact=False, n_samples=len(keys), seq=np.tile(s, draws) if keep_samples else None)
 
 
 # ----------------------------------------------------------------------- report

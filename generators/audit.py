@@ -1,0 +1,215 @@
+"""A DH audit of a corpus: for pairs of frequent symbols, how far from SE and from CE, with bootstrap CIs.
+
+Everything is estimated from the n-gram truth (``truth.estimate``: k symbols on
+each side of an MLM target, k before a causal one), so "context" below means
+that n-gram context x, p(x) its share of the counted targets and p(.|x) the
+target distribution there.
+
+* ce_dist = D(a, b), the DH violation of ``truth``: sum_x p(x) (p(a|x) + p(b|x))
+  KL(Bern(rho_x) || Bern(1/2)) nats, rho_x = p(a|x) / (p(a|x) + p(b|x)).  It is
+  the least extra cross-entropy per prediction of a model whose output rows of a
+  and b are merged (theory P4).  The plug-in estimate is biased upwards where
+  contexts are rare (a context seen once with target a adds p(x) ln 2), so its
+  CI does not decide CE; ce_gap does.
+* ce_gap = sum_x p(x) (p(a|x) - p(b|x))^2: 0 exactly when the pair is CE.
+* se_dist = the mean over swaps of ||p(.|x) - p(.|x')||^2 (squared L2 distance
+  between the two target distributions, in [0, 2]), where a swap takes a
+  context x holding a (or b) as an input and replaces one occurrence by the
+  other symbol, giving x'; each swap weighs p(x), and only swaps whose x' is
+  also observed count.  0 exactly when the pair is SE in the population.
+
+ce_gap and se_dist are estimated without bias from contexts with at least two
+counted targets (a squared difference of frequencies minus its variance: the
+pairs i != j of targets of one context), so a pair that is CE (SE) gives
+estimates scattered around 0, not above it; contexts counted once are left
+out of them.  The CIs are percentile intervals of ``boot`` bootstrap
+resamples of the sequences (seeded; a resampled sequence brings every target
+it holds, and a sequence drawn m times counts as one target of weight m, so
+the estimates stay unbiased within a resample).
+
+Flags: se (ce) is True when the CI of se_dist (ce_gap) reaches 0, i.e. the data
+cannot tell the pair from SE (CE), False when it excludes 0, None when no swap
+(no context) was observed.  tie_cost: se True, ce False and the lower end of
+D's CI above ``ce_min`` nats: the DH would tie these two, yet merging their
+output rows costs at least ``ce_min`` nats per prediction.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audit_kernels import row_dots
+from .corpus import Corpus
+from tying.core.errors import InputError
+from .truth import MAX_SAMPLES, dh_violation, estimate, special_ids
+
+CE_MIN = 1e-3  # nats per prediction: a 0.1% rise in perplexity, the least tying cost worth a warning
+CI = 95.0
+VALID = 1e-12  # a context needs (sum w)^2 - sum w^2 above this share of (sum w)^2: two targets at least
+
+
+@dataclass
+class AuditTable:
+    """One row per pair: ``columns`` maps a column name to an array; ``meta`` says how it was estimated."""
+
+    columns: dict
+    meta: dict
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __len__(self) -> int:
+        return len(self.columns["a"])
+
+    def rows(self) -> list[dict]:
+        return [{k: _plain(v[i]) for k, v in self.columns.items()} for i in range(len(self))]
+
+
+def _plain(x):
+    """A JSON value: numpy scalars as Python numbers, NaN as None."""
+    if isinstance(x, (np.floating, float)):
+        return None if np.isnan(x) else float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def top_symbols(counts: np.ndarray, corpus: Corpus, top_k: int) -> np.ndarray:
+    """The top_k non-special symbols by count (ties: lower id first), counted at least once."""
+    order = np.argsort(-counts, kind="stable")
+    special = special_ids(corpus)
+    return np.array([s for s in order if counts[s] > 0 and s not in special][:top_k], np.int64)
+
+
+class _Stats:
+    """The three estimates of every pair, for any reweighting of the counted targets."""
+
+    def __init__(self, truth, pairs):
+        self.t, self.pairs = truth, pairs
+        self.ctx = np.repeat(np.arange(truth.n_contexts), np.diff(truth.indptr))
+        syms = np.unique(pairs)
+        self.entries = {int(s): np.flatnonzero(truth.sym == s) for s in syms}
+        self.sub, c1, c2, self.why = [], [], [], []
+        for a, b in pairs:
+            ea, eb = self.entries[int(a)], self.entries[int(b)]
+            self.sub.append(np.union1d(self.ctx[ea], self.ctx[eb]))
+            s1, s2, why = truth.swaps(int(a), int(b))
+            c1.append(s1)
+            c2.append(s2)
+            self.why.append(why)
+        self.n_swaps = np.array([len(c) for c in c1], np.int64)
+        self.start = np.concatenate([[0], np.cumsum(self.n_swaps)])
+        self.c1, self.c2 = np.concatenate(c1), np.concatenate(c2)
+
+    def __call__(self, w: np.ndarray):
+        """(D, ce_gap, se_dist, swaps used, contexts used) per pair; w: the weight of each counted target."""
+        t, s = self.t, self.t.samples
+        E, C = len(t.sym), t.n_contexts
+        J = np.bincount(s["entry"], weights=w, minlength=E)  # weight of each (context, target)
+        Q = np.bincount(s["entry"], weights=w * w, minlength=E)
+        W = np.bincount(self.ctx, weights=J, minlength=C)
+        S2 = np.bincount(self.ctx, weights=Q, minlength=C)
+        p_ctx = W / W.sum()
+        denom = W * W - S2
+        valid = denom > VALID * W * W
+        safe = np.where(valid, denom, 1.0)
+        U = np.where(valid, (np.bincount(self.ctx, weights=J * J, minlength=C) - S2) / safe, 0.0)
+        p_cond = J / np.where(W > 0, W, 1.0)[self.ctx]
+        valid_mass = p_ctx[valid].sum()
+        P = len(self.pairs)
+        D, gap, used = np.empty(P), np.full(P, np.nan), np.zeros(P, np.int64)
+        for n, (a, b) in enumerate(self.pairs):
+            sub = self.sub[n]
+            cols = []
+            for x in (a, b):
+                e = self.entries[int(x)]
+                col, jc, qc = np.zeros(C), np.zeros(C), np.zeros(C)
+                col[self.ctx[e]], jc[self.ctx[e]], qc[self.ctx[e]] = p_cond[e], J[e], Q[e]
+                cols.append((col[sub], jc[sub], qc[sub]))
+            (pa, ja, qa), (pb, jb, qb) = cols
+            D[n] = dh_violation(pa, pb, p_ctx[sub])
+            ok = valid[sub] & (W[sub] > 0)
+            used[n] = np.count_nonzero(ok)
+            if valid_mass > 0:
+                u = ((ja - jb) ** 2 - qa - qb)[ok] / denom[sub][ok]
+                gap[n] = np.sum(p_ctx[sub][ok] * u) / valid_mass
+        c1, c2 = self.c1, self.c2
+        ok = valid[c1] & valid[c2]
+        dots = row_dots(t.indptr, t.sym, J, c1, c2) / np.where(ok, W[c1] * W[c2], 1.0)
+        weight = np.where(ok, p_ctx[c1], 0.0)
+        term = weight * (U[c1] + U[c2] - 2.0 * dots)
+        num, den, swaps = (np.add.reduceat(np.append(x, 0.0), self.start[:-1]) * (self.n_swaps > 0)
+                           for x in (term, weight, ok.astype(np.float64)))
+        se = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return D, gap, se, swaps.astype(np.int64), used
+
+
+def _flag(lo: float, present: bool):
+    return None if not present or np.isnan(lo) else bool(lo <= 0.0)
+
+
+def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: int = 0, split: str | None = None,
+          draws: int = 1, max_samples: int = MAX_SAMPLES, pairs=None, ce_min: float = CE_MIN,
+          ci: float = CI) -> AuditTable:
+    """Audit every pair of the ``top_k`` most frequent targets (or the given ``pairs`` of symbol ids).
+
+    ``k``, ``seed``, ``split``, ``draws``, ``max_samples``: as in ``truth.estimate``; ``boot``
+    resamples of the sequences, seeded by ``seed``, for the CIs (``ci`` percent); module docstring
+    for the columns and flags.
+    """
+    if top_k < 2 and pairs is None:
+        raise InputError(f"an audit needs at least 2 symbols, got top k = {top_k}")
+    if boot < 2 or not 0 < ci < 100 or not ce_min >= 0:
+        raise InputError(f"an audit needs at least 2 bootstrap resamples, a CI in (0, 100) and a "
+                         f"non-negative CE threshold, got boot={boot}, ci={ci}, ce_min={ce_min}")
+    t = estimate(corpus, split, k, seed, draws, max_samples, keep_samples=True)
+    s = t.samples
+    counts = np.bincount(t.sym[s["entry"]], minlength=corpus.vocab_size)
+    if pairs is None:
+        syms = top_symbols(counts, corpus, top_k)
+        if len(syms) < 2:
+            raise InputError(f"the corpus has {len(syms)} non-special target symbol(s); an audit needs 2")
+        pairs = [(a, b) for i, a in enumerate(syms) for b in syms[i + 1:]]
+    pairs = np.array(sorted({(min(a, b), max(a, b)) for a, b in pairs if a != b}), np.int64).reshape(-1, 2)
+    if len(pairs) == 0 or pairs.min() < 0 or pairs.max() >= corpus.vocab_size:
+        raise InputError(f"audit pairs must be two different symbols of the vocabulary of {corpus.vocab_size}")
+    stats = _Stats(t, pairs)
+    D, gap, se, swaps, used = stats(s["w"])
+    useq, pos = np.unique(s["seq"], return_inverse=True)
+    rng = np.random.default_rng([seed, 0xA0D17])  # its own stream: the realizations use seed itself
+    reps = []
+    for _ in range(boot):
+        m = np.bincount(rng.integers(0, len(useq), len(useq)), minlength=len(useq)).astype(np.float64)
+        reps.append(stats(s["w"] * m[pos])[:3])
+    reps = np.array(reps)  # (boot, 3, P)
+    with warnings.catch_warnings():  # a pair with no estimate in any resample: its NaN says so already
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(reps, [50 - ci / 2, 50 + ci / 2], axis=0)
+    recorded = {(min(r["a"], r["b"]), max(r["a"], r["b"])): r for r in corpus.relations}
+    a, b = pairs[:, 0], pairs[:, 1]
+    se_flag = np.array([_flag(lo[2, n], swaps[n] > 0) for n in range(len(pairs))], object)
+    ce_flag = np.array([_flag(lo[1, n], used[n] > 0) for n in range(len(pairs))], object)
+    tie_cost = np.array([se_flag[n] is True and ce_flag[n] is False and lo[0, n] > ce_min
+                         for n in range(len(pairs))], bool)
+    cols = {
+        "a": a, "b": b,
+        "a_name": np.array([corpus.vocab[x] for x in a], object),
+        "b_name": np.array([corpus.vocab[x] for x in b], object),
+        "count_a": counts[a], "count_b": counts[b],
+        "se_dist": se, "se_lo": lo[2], "se_hi": hi[2], "n_swaps": swaps,
+        "ce_dist": D, "ce_lo": lo[0], "ce_hi": hi[0],
+        "ce_gap": gap, "ce_gap_lo": lo[1], "ce_gap_hi": hi[1], "n_contexts": used,
+        "se": se_flag, "ce": ce_flag, "tie_cost": tie_cost,
+        "se_recorded": np.array([recorded.get((x, y), {}).get("se") for x, y in pairs], object),
+        "ce_recorded": np.array([recorded.get((x, y), {}).get("ce") for x, y in pairs], object),
+    }
+    meta = {"k": k, "seed": seed, "boot": boot, "ci": ci, "split": split or "all", "draws": draws,
+            "task": corpus.task, "n_samples": t.n_samples, "n_contexts": t.n_contexts,
+            "n_sequences": int(len(useq)), "singleton_contexts": int(np.count_nonzero(t.counts == 1)),
+            "ce_min": ce_min, "max_samples": max_samples}
+    return AuditTable(cols, meta)
+
