@@ -28,8 +28,8 @@ it holds, and a sequence drawn m times counts as one target of weight m, so
 the estimates stay unbiased within a resample).
 
 Flags: se (ce) is True when the CI of se_dist (ce_gap) reaches 0, i.e. the data
-cannot tell the pair from SE (CE), False when it excludes 0, None when no swap
-(no context) was observed.  tie_cost: se True, ce False and the lower end of
+cannot tell the pair from SE (CE), False when it excludes 0, None when fewer
+than ``min_n`` swaps (contexts) with two counted targets each back it.  tie_cost: se True, ce False and the lower end of
 D's CI above ``ce_min`` nats: the DH would tie these two, yet merging their
 output rows costs at least ``ce_min`` nats per prediction.
 """
@@ -40,13 +40,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audit_kernels import row_dots
+from .audit_kernels import pair_sums, row_dots
 from .corpus import Corpus
 from tying.core.errors import InputError
-from .truth import MAX_SAMPLES, dh_violation, estimate, special_ids
+from .truth import MAX_SAMPLES, estimate, special_ids
 
 CE_MIN = 1e-3  # nats per prediction: a 0.1% rise in perplexity, the least tying cost worth a warning
 CI = 95.0
+MIN_N = 20  # swaps (contexts) with two counted targets each, below which a flag is None: too little evidence
 VALID = 1e-12  # a context needs (sum w)^2 - sum w^2 above this share of (sum w)^2: two targets at least
 
 
@@ -85,67 +86,74 @@ def top_symbols(counts: np.ndarray, corpus: Corpus, top_k: int) -> np.ndarray:
     return np.array([s for s in order if counts[s] > 0 and s not in special][:top_k], np.int64)
 
 
+def _group_sums(x: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Sums of x over the consecutive groups x[start[n]:start[n + 1]], 0 for an empty group."""
+    sums = np.add.reduceat(np.append(x, 0.0), start[:-1])  # the 0 keeps a trailing empty group in range
+    return np.where(np.diff(start) > 0, sums, 0.0)
+
+
+def _entry_at(ctx_of_entries: np.ndarray, entries: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+    """For each context, the index of its entry among ``entries`` (sorted by context), or -1."""
+    i = np.minimum(np.searchsorted(ctx_of_entries, contexts), max(len(entries) - 1, 0))
+    hit = (ctx_of_entries[i] == contexts) if len(entries) else np.zeros(len(contexts), bool)
+    return np.where(hit, entries[i] if len(entries) else -1, -1)
+
+
 class _Stats:
-    """The three estimates of every pair, for any reweighting of the counted targets."""
+    """The three estimates of every pair, for any reweighting of the counted targets.
+
+    The contexts where a or b is a target (for D and ce_gap) and the swaps (for se_dist) are
+    found once, on the whole sample, and laid out pair after pair, so a resample costs a few
+    array passes; a context a resample leaves out simply weighs 0 in it.
+    """
 
     def __init__(self, truth, pairs):
-        self.t, self.pairs = truth, pairs
+        self.t = truth
         self.ctx = np.repeat(np.arange(truth.n_contexts), np.diff(truth.indptr))
-        syms = np.unique(pairs)
-        self.entries = {int(s): np.flatnonzero(truth.sym == s) for s in syms}
-        self.sub, c1, c2, self.why = [], [], [], []
+        entries = {int(x): np.flatnonzero(truth.sym == x) for x in np.unique(pairs)}
+        sub, ea, eb, c1, c2 = [], [], [], [], []
         for a, b in pairs:
-            ea, eb = self.entries[int(a)], self.entries[int(b)]
-            self.sub.append(np.union1d(self.ctx[ea], self.ctx[eb]))
-            s1, s2, why = truth.swaps(int(a), int(b))
+            e = entries[int(a)], entries[int(b)]
+            contexts = np.union1d(self.ctx[e[0]], self.ctx[e[1]])
+            sub.append(contexts)
+            ea.append(_entry_at(self.ctx[e[0]], e[0], contexts))
+            eb.append(_entry_at(self.ctx[e[1]], e[1], contexts))
+            s1, s2, _ = truth.swaps(int(a), int(b))
             c1.append(s1)
             c2.append(s2)
-            self.why.append(why)
-        self.n_swaps = np.array([len(c) for c in c1], np.int64)
-        self.start = np.concatenate([[0], np.cumsum(self.n_swaps)])
-        self.c1, self.c2 = np.concatenate(c1), np.concatenate(c2)
+        self.sub_start = np.concatenate([[0], np.cumsum([len(x) for x in sub])]).astype(np.int64)
+        self.sub, self.ea, self.eb = (np.concatenate(x).astype(np.int64) for x in (sub, ea, eb))
+        self.swap_start = np.concatenate([[0], np.cumsum([len(x) for x in c1])])
+        self.c1, self.c2 = np.concatenate(c1).astype(np.int64), np.concatenate(c2).astype(np.int64)
 
     def __call__(self, w: np.ndarray):
         """(D, ce_gap, se_dist, swaps used, contexts used) per pair; w: the weight of each counted target."""
-        t, s = self.t, self.t.samples
+        t, entry = self.t, self.t.samples["entry"]
         E, C = len(t.sym), t.n_contexts
-        J = np.bincount(s["entry"], weights=w, minlength=E)  # weight of each (context, target)
-        Q = np.bincount(s["entry"], weights=w * w, minlength=E)
+        J = np.bincount(entry, weights=w, minlength=E)  # weight of each (context, target)
+        Q = np.bincount(entry, weights=w * w, minlength=E)
         W = np.bincount(self.ctx, weights=J, minlength=C)
         S2 = np.bincount(self.ctx, weights=Q, minlength=C)
         p_ctx = W / W.sum()
-        denom = W * W - S2
+        denom = W * W - S2  # sum over ordered pairs i != j of targets of a context of w_i w_j
         valid = denom > VALID * W * W
         safe = np.where(valid, denom, 1.0)
         U = np.where(valid, (np.bincount(self.ctx, weights=J * J, minlength=C) - S2) / safe, 0.0)
         p_cond = J / np.where(W > 0, W, 1.0)[self.ctx]
+
+        D, gap, used = pair_sums(self.sub_start, self.sub, self.ea, self.eb, p_cond, J, Q, p_ctx, valid, safe)
         valid_mass = p_ctx[valid].sum()
-        P = len(self.pairs)
-        D, gap, used = np.empty(P), np.full(P, np.nan), np.zeros(P, np.int64)
-        for n, (a, b) in enumerate(self.pairs):
-            sub = self.sub[n]
-            cols = []
-            for x in (a, b):
-                e = self.entries[int(x)]
-                col, jc, qc = np.zeros(C), np.zeros(C), np.zeros(C)
-                col[self.ctx[e]], jc[self.ctx[e]], qc[self.ctx[e]] = p_cond[e], J[e], Q[e]
-                cols.append((col[sub], jc[sub], qc[sub]))
-            (pa, ja, qa), (pb, jb, qb) = cols
-            D[n] = dh_violation(pa, pb, p_ctx[sub])
-            ok = valid[sub] & (W[sub] > 0)
-            used[n] = np.count_nonzero(ok)
-            if valid_mass > 0:
-                u = ((ja - jb) ** 2 - qa - qb)[ok] / denom[sub][ok]
-                gap[n] = np.sum(p_ctx[sub][ok] * u) / valid_mass
+        gap = gap / valid_mass if valid_mass > 0 else np.full(len(gap), np.nan)
+
         c1, c2 = self.c1, self.c2
         ok = valid[c1] & valid[c2]
         dots = row_dots(t.indptr, t.sym, J, c1, c2) / np.where(ok, W[c1] * W[c2], 1.0)
         weight = np.where(ok, p_ctx[c1], 0.0)
-        term = weight * (U[c1] + U[c2] - 2.0 * dots)
-        num, den, swaps = (np.add.reduceat(np.append(x, 0.0), self.start[:-1]) * (self.n_swaps > 0)
-                           for x in (term, weight, ok.astype(np.float64)))
+        num = _group_sums(weight * (U[c1] + U[c2] - 2.0 * dots), self.swap_start)
+        den = _group_sums(weight, self.swap_start)
         se = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        return D, gap, se, swaps.astype(np.int64), used
+        swaps = _group_sums(ok.astype(np.float64), self.swap_start).astype(np.int64)
+        return D, gap, se, swaps, used
 
 
 def _flag(lo: float, present: bool):
@@ -154,7 +162,7 @@ def _flag(lo: float, present: bool):
 
 def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: int = 0, split: str | None = None,
           draws: int = 1, max_samples: int = MAX_SAMPLES, pairs=None, ce_min: float = CE_MIN,
-          ci: float = CI) -> AuditTable:
+          ci: float = CI, min_n: int = MIN_N) -> AuditTable:
     """Audit every pair of the ``top_k`` most frequent targets (or the given ``pairs`` of symbol ids).
 
     ``k``, ``seed``, ``split``, ``draws``, ``max_samples``: as in ``truth.estimate``; ``boot``
@@ -163,9 +171,9 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     """
     if top_k < 2 and pairs is None:
         raise InputError(f"an audit needs at least 2 symbols, got top k = {top_k}")
-    if boot < 2 or not 0 < ci < 100 or not ce_min >= 0:
+    if boot < 2 or not 0 < ci < 100 or not ce_min >= 0 or min_n < 1:
         raise InputError(f"an audit needs at least 2 bootstrap resamples, a CI in (0, 100) and a "
-                         f"non-negative CE threshold, got boot={boot}, ci={ci}, ce_min={ce_min}")
+                         f"non-negative CE threshold and min n >= 1, got boot={boot}, ci={ci}, ce_min={ce_min}, min_n={min_n}")
     t = estimate(corpus, split, k, seed, draws, max_samples, keep_samples=True)
     s = t.samples
     counts = np.bincount(t.sym[s["entry"]], minlength=corpus.vocab_size)
@@ -191,8 +199,8 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
         lo, hi = np.nanpercentile(reps, [50 - ci / 2, 50 + ci / 2], axis=0)
     recorded = {(min(r["a"], r["b"]), max(r["a"], r["b"])): r for r in corpus.relations}
     a, b = pairs[:, 0], pairs[:, 1]
-    se_flag = np.array([_flag(lo[2, n], swaps[n] > 0) for n in range(len(pairs))], object)
-    ce_flag = np.array([_flag(lo[1, n], used[n] > 0) for n in range(len(pairs))], object)
+    se_flag = np.array([_flag(lo[2, n], swaps[n] >= min_n) for n in range(len(pairs))], object)
+    ce_flag = np.array([_flag(lo[1, n], used[n] >= min_n) for n in range(len(pairs))], object)
     tie_cost = np.array([se_flag[n] is True and ce_flag[n] is False and lo[0, n] > ce_min
                          for n in range(len(pairs))], bool)
     cols = {
@@ -210,6 +218,6 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     meta = {"k": k, "seed": seed, "boot": boot, "ci": ci, "split": split or "all", "draws": draws,
             "task": corpus.task, "n_samples": t.n_samples, "n_contexts": t.n_contexts,
             "n_sequences": int(len(useq)), "singleton_contexts": int(np.count_nonzero(t.counts == 1)),
-            "ce_min": ce_min, "max_samples": max_samples}
+            "ce_min": ce_min, "min_n": min_n, "max_samples": max_samples}
     return AuditTable(cols, meta)
 
