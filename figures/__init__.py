@@ -7,6 +7,7 @@ The face (what the layers above may import)::
     plot_maps, pca2          maps.py        2-D maps of input and output rows
     plot_quadrants           quadrants.py   the four SE x CE quadrants against the theory's prediction
     plot_learned_fraction    learning.py    fraction of runs that learned by step t
+    plot_audit               audit.py       a DH audit: distance from SE against distance from CE, per pair
     mean_ci, wilson_interval, group_permutation_test, as_seeds   stats.py
 
 Names load on first use (PEP 562): the claims read its statistics without importing matplotlib.
@@ -19,6 +20,7 @@ from tying.core import lazy
 
 if TYPE_CHECKING:  # the explicit imports, for readers and tools
     from .accuracy import plot_accuracy
+    from .audit import plot_audit
     from .distances import plot_distances
     from .learning import learned_fraction, plot_learned_fraction
     from .maps import pca2, plot_maps
@@ -27,6 +29,7 @@ if TYPE_CHECKING:  # the explicit imports, for readers and tools
 
 _FACE = {
     "plot_accuracy": ".accuracy",
+    "plot_audit": ".audit",
     "plot_distances": ".distances",
     "learned_fraction": ".learning",
     "plot_learned_fraction": ".learning",
@@ -39,6 +42,7 @@ _FACE = {
     "wilson_interval": ".stats",
 }
 __all__ = ["plot_accuracy", "plot_distances", "learned_fraction", "plot_learned_fraction", "pca2",
-           "plot_maps", "plot_quadrants", "as_seeds", "group_permutation_test", "mean_ci", "wilson_interval"]
+           "plot_maps", "plot_quadrants", "as_seeds", "group_permutation_test", "mean_ci", "wilson_interval",
+           "plot_audit"]
 
 __getattr__, __dir__ = lazy.face(globals(), _FACE)

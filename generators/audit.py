@@ -29,9 +29,11 @@ the estimates stay unbiased within a resample).
 
 Flags: se (ce) is True when the CI of se_dist (ce_gap) reaches 0, i.e. the data
 cannot tell the pair from SE (CE), False when it excludes 0, None when fewer
-than ``min_n`` swaps (contexts) with two counted targets each back it.  tie_cost: se True, ce False and the lower end of
-D's CI above ``ce_min`` nats: the DH would tie these two, yet merging their
-output rows costs at least ``ce_min`` nats per prediction.
+than ``min_n`` swaps (contexts) with two counted targets each back it.  tie_cost: se True with the upper end of
+se_dist's CI at most ``se_max`` (the data pin the pair near SE, not merely
+fail to tell), ce False and the lower end of D's CI above ``ce_min`` nats: the
+DH would tie these two, yet merging their output rows costs at least
+``ce_min`` nats per prediction.
 """
 from __future__ import annotations
 
@@ -42,11 +44,13 @@ import numpy as np
 
 from .audit_kernels import pair_sums, row_dots
 from .corpus import Corpus
+from tying.core import interrupt
 from tying.core.errors import InputError
 from .truth import MAX_SAMPLES, estimate, special_ids
 
 CE_MIN = 1e-3  # nats per prediction: a 0.1% rise in perplexity, the least tying cost worth a warning
 CI = 95.0
+SE_MAX = 0.05  # squared L2: the target distribution moves by about 0.2 in L2 norm, at most, on a swap
 MIN_N = 20  # swaps (contexts) with two counted targets each, below which a flag is None: too little evidence
 VALID = 1e-12  # a context needs (sum w)^2 - sum w^2 above this share of (sum w)^2: two targets at least
 
@@ -162,7 +166,7 @@ def _flag(lo: float, present: bool):
 
 def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: int = 0, split: str | None = None,
           draws: int = 1, max_samples: int = MAX_SAMPLES, pairs=None, ce_min: float = CE_MIN,
-          ci: float = CI, min_n: int = MIN_N) -> AuditTable:
+          se_max: float = SE_MAX, ci: float = CI, min_n: int = MIN_N) -> AuditTable:
     """Audit every pair of the ``top_k`` most frequent targets (or the given ``pairs`` of symbol ids).
 
     ``k``, ``seed``, ``split``, ``draws``, ``max_samples``: as in ``truth.estimate``; ``boot``
@@ -171,9 +175,12 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     """
     if top_k < 2 and pairs is None:
         raise InputError(f"an audit needs at least 2 symbols, got top k = {top_k}")
-    if boot < 2 or not 0 < ci < 100 or not ce_min >= 0 or min_n < 1:
-        raise InputError(f"an audit needs at least 2 bootstrap resamples, a CI in (0, 100) and a "
-                         f"non-negative CE threshold and min n >= 1, got boot={boot}, ci={ci}, ce_min={ce_min}, min_n={min_n}")
+    if boot < 2 or not 0 < ci < 100 or min_n < 1:
+        raise InputError(f"an audit needs at least 2 bootstrap resamples, a CI in (0, 100) and min n >= 1, "
+                         f"got boot={boot}, ci={ci}, min_n={min_n}")
+    for name, x in (("CE threshold", ce_min), ("SE threshold", se_max)):
+        if not (np.isfinite(x) and x >= 0):
+            raise InputError(f"the {name} must be a finite number >= 0, got {x}")
     t = estimate(corpus, split, k, seed, draws, max_samples, keep_samples=True)
     s = t.samples
     counts = np.bincount(t.sym[s["entry"]], minlength=corpus.vocab_size)
@@ -190,9 +197,11 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     useq, pos = np.unique(s["seq"], return_inverse=True)
     rng = np.random.default_rng([seed, 0xA0D17])  # its own stream: the realizations use seed itself
     reps = []
-    for _ in range(boot):
-        m = np.bincount(rng.integers(0, len(useq), len(useq)), minlength=len(useq)).astype(np.float64)
-        reps.append(stats(s["w"] * m[pos])[:3])
+    with interrupt.deferred():  # Ctrl-C between resamples, never inside a kernel
+        for _ in range(boot):
+            interrupt.check()
+            m = np.bincount(rng.integers(0, len(useq), len(useq)), minlength=len(useq)).astype(np.float64)
+            reps.append(stats(s["w"] * m[pos])[:3])
     reps = np.array(reps)  # (boot, 3, P)
     with warnings.catch_warnings():  # a pair with no estimate in any resample: its NaN says so already
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -201,7 +210,7 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     a, b = pairs[:, 0], pairs[:, 1]
     se_flag = np.array([_flag(lo[2, n], swaps[n] >= min_n) for n in range(len(pairs))], object)
     ce_flag = np.array([_flag(lo[1, n], used[n] >= min_n) for n in range(len(pairs))], object)
-    tie_cost = np.array([se_flag[n] is True and ce_flag[n] is False and lo[0, n] > ce_min
+    tie_cost = np.array([se_flag[n] is True and hi[2, n] <= se_max and ce_flag[n] is False and lo[0, n] > ce_min
                          for n in range(len(pairs))], bool)
     cols = {
         "a": a, "b": b,
@@ -218,6 +227,6 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     meta = {"k": k, "seed": seed, "boot": boot, "ci": ci, "split": split or "all", "draws": draws,
             "task": corpus.task, "n_samples": t.n_samples, "n_contexts": t.n_contexts,
             "n_sequences": int(len(useq)), "singleton_contexts": int(np.count_nonzero(t.counts == 1)),
-            "ce_min": ce_min, "min_n": min_n, "max_samples": max_samples}
+            "ce_min": ce_min, "se_max": se_max, "min_n": min_n, "max_samples": max_samples}
     return AuditTable(cols, meta)
 

@@ -2,7 +2,7 @@
 
 The face of the package.  Each name below lives in one layer (docs/architecture.md)::
 
-    corpora       parity_corpus, pcfg_corpus, load_grammar, Corpus, transforms, exact
+    corpora       parity_corpus, pcfg_corpus, load_grammar, Corpus, transforms, exact, audit
     models        ModelConfig, TrainConfig, train, Run, Optimizer, ARCHS
     theory        verify
     experiments   sweep, reproduce_paper
@@ -34,6 +34,7 @@ _FACE = {
     "Corpus": ".generators",
     "transforms": ".generators",
     "exact": ".generators",
+    "audit": ".generators",
     "ModelConfig": ".models",
     "TrainConfig": ".models",
     "train": ".models",
