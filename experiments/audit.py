@@ -24,10 +24,10 @@ DEFINITIONS = {
                "upwards by rarely seen contexts; the least extra cross-entropy of merged output rows (P4)",
     "ce_gap": "sum_x p(x) (p(a|x) - p(b|x))^2 over contexts with two counted targets; unbiased; 0 exactly when "
               "the pair is CE",
-    "se / ce": "True when the CI of se_dist / ce_gap reaches 0, False when it excludes 0, None with fewer "
-               "than min_n swaps / contexts",
-    "tie_cost": "se True with se_hi <= se_max, ce False and the lower end of D's CI above ce_min nats",
-    "_lo / _hi": "percentile bootstrap interval over resampled sequences",
+    "se": "False when the CI of se_dist excludes 0, True when it reaches 0 and ends below se_max, else None",
+    "ce": "False when the CI of ce_gap excludes 0, True when it reaches 0, None without an estimate",
+    "tie_cost": "se True, ce False and the lower end of D's CI above ce_min nats",
+    "_lo / _hi": "percentile bootstrap interval over resampled realized sequences",
 }
 
 
@@ -81,14 +81,12 @@ def summary(table: AuditTable) -> list[str]:
     """The lines ``tying audit`` prints: the estimate's size, the thresholds and the flagged pairs."""
     m = table.meta
     flagged = tie_cost_pairs(table)
-    lines = [f"audited {len(table)} pairs from {m['n_samples']} targets of {m['n_sequences']} sequences "
+    lines = [f"audited {len(table)} pairs from {m['n_samples']} targets of {m['n_units']} realized sequences "
              f"({m['n_contexts']} {m['k']}-symbol contexts, {m['singleton_contexts']} seen once), "
              f"{m['boot']} bootstrap resamples, {m['ci']:g}% CIs",
-             f"close to SE, far from CE: the {m['ci']:g}% CI of se_dist reaches 0 and ends below {m['se_max']:g} "
-             f"(the data pin the pair near SE), that of ce_gap excludes 0 and "
-             f"D's lower end exceeds {m['ce_min']:g} nats (merging the pair's output rows costs at least that per "
-             f"prediction), with at least {m['min_n']} swaps and contexts behind each verdict: "
-             f"{len(flagged)} pair(s)"]
+             f"close to SE, far from CE: the CI of se_dist reaches 0 and ends below {m['se_max']:g} (the data pin "
+             f"the pair near SE), that of ce_gap excludes 0 (not CE) and D's lower end exceeds {m['ce_min']:g} "
+             f"nats (merging the pair's output rows costs at least that per prediction): {len(flagged)} pair(s)"]
     for r in flagged:
         lines.append(f"  {r['a_name']:<12} {r['b_name']:<12} D {r['ce_dist']:.4f} [{r['ce_lo']:.4f}, "
                      f"{r['ce_hi']:.4f}] nats   se_dist {r['se_dist']:.4f} [{r['se_lo']:.4f}, {r['se_hi']:.4f}]")

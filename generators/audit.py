@@ -23,17 +23,18 @@ counted targets (a squared difference of frequencies minus its variance: the
 pairs i != j of targets of one context), so a pair that is CE (SE) gives
 estimates scattered around 0, not above it; contexts counted once are left
 out of them.  The CIs are percentile intervals of ``boot`` bootstrap
-resamples of the sequences (seeded; a resampled sequence brings every target
-it holds, and a sequence drawn m times counts as one target of weight m, so
-the estimates stay unbiased within a resample).
+resamples of the realized sequences (seeded; with ``draws`` > 1 each
+realization of a sequence is one; a resampled sequence brings every target it
+holds, and a target drawn m times counts as one of weight m, so the estimates
+stay unbiased within a resample).
 
-Flags: se (ce) is True when the CI of se_dist (ce_gap) reaches 0, i.e. the data
-cannot tell the pair from SE (CE), False when it excludes 0, None when fewer
-than ``min_n`` swaps (contexts) with two counted targets each back it.  tie_cost: se True with the upper end of
-se_dist's CI at most ``se_max`` (the data pin the pair near SE, not merely
-fail to tell), ce False and the lower end of D's CI above ``ce_min`` nats: the
-DH would tie these two, yet merging their output rows costs at least
-``ce_min`` nats per prediction.
+Flags: se is False when the CI of se_dist excludes 0, True when it reaches 0
+and ends below ``se_max`` (the data pin the pair near SE), None otherwise (too
+little evidence, or no swap observed).  ce is False when the CI of ce_gap
+excludes 0, True when it reaches 0, None with no context of two counted
+targets.  tie_cost: se True, ce False and the lower end of D's CI above
+``ce_min`` nats: the DH would tie these two, yet merging their output rows
+costs at least ``ce_min`` nats per prediction.
 """
 from __future__ import annotations
 
@@ -51,7 +52,6 @@ from .truth import MAX_SAMPLES, estimate, special_ids
 CE_MIN = 1e-3  # nats per prediction: a 0.1% rise in perplexity, the least tying cost worth a warning
 CI = 95.0
 SE_MAX = 0.05  # squared L2: the target distribution moves by about 0.2 in L2 norm, at most, on a swap
-MIN_N = 20  # swaps (contexts) with two counted targets each, below which a flag is None: too little evidence
 VALID = 1e-12  # a context needs (sum w)^2 - sum w^2 above this share of (sum w)^2: two targets at least
 
 
@@ -160,14 +160,32 @@ class _Stats:
         return D, gap, se, swaps, used
 
 
-def _flag(lo: float, present: bool):
-    return None if not present or np.isnan(lo) else bool(lo <= 0.0)
+def exact_distances(truth, a: int, b: int) -> tuple[float, float, float]:
+    """(se_dist, ce_gap, D) of the pair in a ``Truth`` taken as the population (no sampling, so no bias
+    correction): the values the audit's estimates aim at.  se_dist is NaN when no swap is possible."""
+    ctx = np.repeat(np.arange(truth.n_contexts), np.diff(truth.indptr))
+    pa, pb = truth.column(a), truth.column(b)
+    gap = float(np.sum(truth.p_ctx * (pa - pb) ** 2))
+    c1, c2, why_none = truth.swaps(a, b)
+    if why_none is not None:
+        return np.nan, gap, truth.dh_violation(a, b)
+    sq = np.bincount(ctx, weights=truth.p_cond ** 2, minlength=truth.n_contexts)
+    d = sq[c1] + sq[c2] - 2.0 * row_dots(truth.indptr, truth.sym, truth.p_cond, c1, c2)
+    return float(np.sum(truth.p_ctx[c1] * d) / np.sum(truth.p_ctx[c1])), gap, truth.dh_violation(a, b)
+
+
+def _flag(lo: float, hi: float, high: float):
+    """False: the CI excludes 0; True: it reaches 0 and ends at most ``high``; None: neither, or no estimate."""
+    if np.isnan(lo):
+        return None
+    return False if lo > 0 else (True if hi <= high else None)
 
 
 def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: int = 0, split: str | None = None,
           draws: int = 1, max_samples: int = MAX_SAMPLES, pairs=None, ce_min: float = CE_MIN,
-          se_max: float = SE_MAX, ci: float = CI, min_n: int = MIN_N) -> AuditTable:
-    """Audit every pair of the ``top_k`` most frequent targets (or the given ``pairs`` of symbol ids).
+          se_max: float = SE_MAX, ci: float = CI) -> AuditTable:
+    """Audit every pair of the ``top_k`` most frequent targets (or the given ``pairs`` of symbol ids),
+    one row per pair, sorted by (a, b) with a < b.
 
     ``k``, ``seed``, ``split``, ``draws``, ``max_samples``: as in ``truth.estimate``; ``boot``
     resamples of the sequences, seeded by ``seed``, for the CIs (``ci`` percent); module docstring
@@ -175,9 +193,9 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     """
     if top_k < 2 and pairs is None:
         raise InputError(f"an audit needs at least 2 symbols, got top k = {top_k}")
-    if boot < 2 or not 0 < ci < 100 or min_n < 1:
-        raise InputError(f"an audit needs at least 2 bootstrap resamples, a CI in (0, 100) and min n >= 1, "
-                         f"got boot={boot}, ci={ci}, min_n={min_n}")
+    if boot < 2 or not 0 < ci < 100:
+        raise InputError(f"an audit needs at least 2 bootstrap resamples and a CI in (0, 100), "
+                         f"got boot={boot}, ci={ci}")
     for name, x in (("CE threshold", ce_min), ("SE threshold", se_max)):
         if not (np.isfinite(x) and x >= 0):
             raise InputError(f"the {name} must be a finite number >= 0, got {x}")
@@ -194,7 +212,7 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
         raise InputError(f"audit pairs must be two different symbols of the vocabulary of {corpus.vocab_size}")
     stats = _Stats(t, pairs)
     D, gap, se, swaps, used = stats(s["w"])
-    useq, pos = np.unique(s["seq"], return_inverse=True)
+    useq, pos = np.unique(s["unit"], return_inverse=True)
     rng = np.random.default_rng([seed, 0xA0D17])  # its own stream: the realizations use seed itself
     reps = []
     with interrupt.deferred():  # Ctrl-C between resamples, never inside a kernel
@@ -208,9 +226,9 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
         lo, hi = np.nanpercentile(reps, [50 - ci / 2, 50 + ci / 2], axis=0)
     recorded = {(min(r["a"], r["b"]), max(r["a"], r["b"])): r for r in corpus.relations}
     a, b = pairs[:, 0], pairs[:, 1]
-    se_flag = np.array([_flag(lo[2, n], swaps[n] >= min_n) for n in range(len(pairs))], object)
-    ce_flag = np.array([_flag(lo[1, n], used[n] >= min_n) for n in range(len(pairs))], object)
-    tie_cost = np.array([se_flag[n] is True and hi[2, n] <= se_max and ce_flag[n] is False and lo[0, n] > ce_min
+    se_flag = np.array([_flag(lo[2, n], hi[2, n], se_max) for n in range(len(pairs))], object)
+    ce_flag = np.array([_flag(lo[1, n], hi[1, n], np.inf) for n in range(len(pairs))], object)
+    tie_cost = np.array([se_flag[n] is True and ce_flag[n] is False and lo[0, n] > ce_min
                          for n in range(len(pairs))], bool)
     cols = {
         "a": a, "b": b,
@@ -226,7 +244,7 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     }
     meta = {"k": k, "seed": seed, "boot": boot, "ci": ci, "split": split or "all", "draws": draws,
             "task": corpus.task, "n_samples": t.n_samples, "n_contexts": t.n_contexts,
-            "n_sequences": int(len(useq)), "singleton_contexts": int(np.count_nonzero(t.counts == 1)),
-            "ce_min": ce_min, "se_max": se_max, "min_n": min_n, "max_samples": max_samples}
+            "n_units": int(len(useq)), "singleton_contexts": int(np.count_nonzero(t.counts == 1)),
+            "ce_min": ce_min, "se_max": se_max, "max_samples": max_samples}
     return AuditTable(cols, meta)
 

@@ -69,7 +69,8 @@ class Truth:
     exact: bool = True
     n_samples: int = 0  # estimates only: target occurrences counted
     counts: np.ndarray | None = None  # estimates only: samples per context
-    # estimates with keep_samples: per counted target, its entry (index into sym), weight and sequence
+    # estimates with keep_samples: per counted target, its entry (index into sym), weight and unit, the
+    # realized sequence it comes from (sequence * draws + draw)
     samples: dict | None = field(default=None, repr=False)
     _index: tuple | None = field(default=None, repr=False)
     _ctx_of: np.ndarray | None = field(default=None, repr=False)
@@ -165,7 +166,7 @@ def _unique_rows(keys: np.ndarray):
     return uk, first, inv.ravel().astype(np.int64)
 
 
-def _group(keys, inputs, sym, w, vocab_size, exact, n_samples=0, seq=None) -> Truth:
+def _group(keys, inputs, sym, w, vocab_size, exact, n_samples=0, unit=None) -> Truth:
     """Merge identical contexts and identical (context, target) pairs."""
     if len(sym) == 0:
         raise InputError("no targets to compute ground truth from")
@@ -182,7 +183,7 @@ def _group(keys, inputs, sym, w, vocab_size, exact, n_samples=0, seq=None) -> Tr
         indptr=np.concatenate([[0], np.cumsum(np.bincount(ctx, minlength=C))]).astype(np.int64),
         sym=(pairs % vocab_size).astype(np.int32), p_cond=p_joint / p_ctx[ctx], vocab_size=vocab_size,
         exact=exact, n_samples=n_samples, counts=None if exact else np.bincount(inv, minlength=C),
-        samples=None if seq is None else {"entry": pinv.ravel().astype(np.int64), "w": w, "seq": seq},
+        samples=None if unit is None else {"entry": pinv.ravel().astype(np.int64), "w": w, "unit": unit},
     )
 
 
@@ -216,8 +217,8 @@ def estimate(corpus: Corpus, split: str | None = None, k: int = 2, seed: int = 0
     length and many draws the estimate tends to the exact truth.  Symbols
     beyond a sequence's ends are keyed as -2.  When the split would give more
     than ``max_samples`` targets, a seeded random subset of its sequences is used.
-    ``keep_samples`` keeps each counted target's entry, weight and sequence in
-    ``Truth.samples``, so a resample of the sequences can reweight the estimate.
+    ``keep_samples`` keeps each counted target's entry, weight and realized
+    sequence in ``Truth.samples``, so a resample of them can reweight the estimate.
     """
     if k < 0 or draws < 1 or max_samples < 1:
         raise InputError(f"n-gram estimates need k >= 0, draws >= 1 and max samples >= 1, "
@@ -255,7 +256,8 @@ def estimate(corpus: Corpus, split: str | None = None, k: int = 2, seed: int = 0
         syms.append(surf[where])
     keys = np.concatenate(keys).astype(np.int32)
     return _group(keys, keys >= 0, np.concatenate(syms), np.tile(w, draws), corpus.vocab_size,
-                  exact=False, n_samples=len(keys), seq=np.tile(s, draws) if keep_samples else None)
+                  exact=False, n_samples=len(keys),
+                  unit=(s[None, :] * draws + np.arange(draws)[:, None]).ravel() if keep_samples else None)
 
 
 # ----------------------------------------------------------------------- report

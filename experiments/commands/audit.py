@@ -6,7 +6,7 @@ import argparse
 from tying.core import atomic
 from tying.experiments.audit import corpus_from_source, summary, write_audit
 from tying.generators import SPLITS, audit
-from tying.generators.audit import CE_MIN, MIN_N, SE_MAX
+from tying.generators.audit import CE_MIN, SE_MAX
 
 EPILOG = f"""\
 For every pair of the K most frequent target symbols, estimated from the
@@ -23,13 +23,14 @@ N-symbol contexts of the targets (N on each side for mlm, N before for causal):
             so rarely seen contexts make it too large.
   ce_gap    sum_x p(x) (p(a|x) - p(b|x))^2, unbiased, 0 exactly when CE.
 
-CIs: percentile intervals of B bootstrap resamples of the sequences.  A pair
-is listed as close to SE but far from CE (tying costs the most) when the CI of
-se_dist reaches 0 and ends below --se-max (default {SE_MAX:g}: the data pin
-the pair near SE rather than fail to tell), the CI of ce_gap excludes 0 and
-the CI of D lies above --ce-min nats (default {CE_MIN:g}: merging the output
-rows raises perplexity by at least 0.1%); each verdict needs --min-n swaps or
-contexts (default {MIN_N}).
+CIs: percentile intervals of B bootstrap resamples of the realized sequences.
+Flags: se is no when the CI of se_dist excludes 0, yes when it reaches 0 and
+ends below --se-max (default {SE_MAX:g}: the data pin the pair near SE rather
+than fail to tell them apart), else undecided; ce is no when the CI of ce_gap
+excludes 0, else yes.  A pair is listed as close to SE but far from CE (tying
+costs the most) when se is yes, ce is no and the CI of D lies above --ce-min
+nats (default {CE_MIN:g}: merging the two output rows raises perplexity by
+at least 0.1%).
 
 writes DIR/audit.csv, DIR/audit.json (with the definitions), DIR/audit.png/.pdf
 
@@ -64,9 +65,7 @@ def register(subparsers) -> None:
     p.add_argument("--ce-min", type=float, default=CE_MIN, metavar="NATS",
                    help="D above which a pair is far from CE (default %(default)s)")
     p.add_argument("--se-max", type=float, default=SE_MAX, metavar="D",
-                   help="largest upper CI end of se_dist for close to SE (default %(default)s)")
-    p.add_argument("--min-n", type=int_at_least(1), default=MIN_N, metavar="N",
-                   help="swaps / contexts needed for an SE / CE verdict (default %(default)s)")
+                   help="largest upper CI end of se_dist for an SE verdict (default %(default)s)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write")
     p.add_argument("--force", action="store_true", help="replace DIR if it exists")
     p.set_defaults(func=run)
@@ -77,7 +76,7 @@ def run(args) -> int:
     corpus = corpus_from_source(args.corpus)
     table = audit(corpus, top_k=args.top_k, k=args.k, boot=args.boot, seed=args.seed,
                   split=None if args.split == "all" else args.split, draws=args.draws, ce_min=args.ce_min,
-                  se_max=args.se_max, min_n=args.min_n)
+                  se_max=args.se_max)
     out = write_audit(table, args.out, args.force, title=str(args.corpus))
     print("\n".join(summary(table)))
     print(f"wrote {out}/audit.csv, audit.json, audit.png")
