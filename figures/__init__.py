@@ -8,6 +8,7 @@ The face (what the layers above may import)::
     plot_quadrants           quadrants.py   the four SE x CE quadrants against the theory's prediction
     plot_learned_fraction    learning.py    fraction of runs that learned by step t
     plot_audit               audit.py       a DH audit: distance from SE against distance from CE, per pair
+    plot_convergence         audit.py       the audit's error in D against the sample size
     mean_ci, wilson_interval, group_permutation_test, as_seeds   stats.py
 
 Names load on first use (PEP 562): the claims read its statistics without importing matplotlib.
@@ -20,7 +21,7 @@ from tying.core import lazy
 
 if TYPE_CHECKING:  # the explicit imports, for readers and tools
     from .accuracy import plot_accuracy
-    from .audit import plot_audit
+    from .audit import plot_audit, plot_convergence
     from .distances import plot_distances
     from .learning import learned_fraction, plot_learned_fraction
     from .maps import pca2, plot_maps
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the explicit imports, for readers and tools
 _FACE = {
     "plot_accuracy": ".accuracy",
     "plot_audit": ".audit",
+    "plot_convergence": ".audit",
     "plot_distances": ".distances",
     "learned_fraction": ".learning",
     "plot_learned_fraction": ".learning",
@@ -43,6 +45,6 @@ _FACE = {
 }
 __all__ = ["plot_accuracy", "plot_distances", "learned_fraction", "plot_learned_fraction", "pca2",
            "plot_maps", "plot_quadrants", "as_seeds", "group_permutation_test", "mean_ci", "wilson_interval",
-           "plot_audit"]
+           "plot_audit", "plot_convergence"]
 
 __getattr__, __dir__ = lazy.face(globals(), _FACE)

@@ -13,6 +13,7 @@ import numpy as np
 from tying.core.errors import InputError
 
 from . import style
+from .stats import mean_ci
 
 NEEDED = ("a_name", "b_name", "se_dist", "se_lo", "se_hi", "ce_dist", "ce_lo", "ce_hi", "tie_cost")
 MAX_NAMED = 5  # more labels than this overlap at column width
@@ -58,6 +59,37 @@ def plot_audit(columns: dict, ce_min: float, se_max: float, out=None, title: str
         fig.legend(loc="outside lower center", ncol=2, handlelength=1.2, columnspacing=1.0)
         if title:
             ax.set_title(title)
+        if out is not None:
+            style.save(fig, out, force)
+    return fig
+
+
+def plot_convergence(rows: list, out=None, *, force: bool = False):
+    """|D_hat - D_exact| against the number of counted targets, mean over seeds with its 95% CI, one line per
+    (corpus, pair) of ``rows`` (dicts with corpus, pair, size, seed, n_samples, D_exact, D_hat); log-log."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["corpus"], r["pair"]), {}).setdefault(r["size"], []).append(r)
+    if not groups:
+        raise InputError("no convergence rows to plot")
+    with style.context():
+        fig = style.figure(style.COLUMN, 2.6)
+        ax = fig.subplots()
+        for j, ((corpus, pair), by_size) in enumerate(groups.items()):
+            sizes = sorted(by_size)
+            n = [np.mean([r["n_samples"] for r in by_size[s]]) for s in sizes]
+            err = [[abs(r["D_hat"] - r["D_exact"]) for r in by_size[s]] for s in sizes]
+            mean, lo, hi = zip(*(mean_ci(np.array(e)) for e in err))
+            color = style.CYCLE[j % len(style.CYCLE)]
+            ax.plot(n, mean, marker=style.MARKERS[j % len(style.MARKERS)], color=color,
+                    label=f"{corpus} {pair} (D = {by_size[sizes[0]][0]['D_exact']:.3f})")
+            ax.fill_between(n, lo, hi, color=color, alpha=0.2, linewidth=0)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("counted targets")
+        ax.set_ylabel("|estimated D - exact D| (nats)")
+        ax.grid(True)
+        fig.legend(loc="outside lower center", ncol=1, handlelength=1.5)
         if out is not None:
             style.save(fig, out, force)
     return fig

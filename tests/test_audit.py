@@ -156,6 +156,21 @@ def test_parity_flags_are_the_exact_flags(one):
         assert (r["se"], r["ce"]) == (se, ce), r
         assert (r["se_lo"] <= 0 <= r["se_hi"]) == se  # SE pairs: the CI holds 0; the others: it does not
     assert sum(r["ce"] is True for r in tab.rows()) == (1 if one == (0.5, 0.5) else 0)
+    rows = pair_rows(tab)
+    assert rows[("0a", "0b")]["tie_cost"]  # SE, not CE: the one pair where tying costs D
+    assert sum(r["tie_cost"] for r in tab.rows()) == 1 + (one != (0.5, 0.5))  # NDH: 1a/1b too
+    if one == (0.5, 0.5):  # CE, yet rare contexts push D's estimate above ce_min: the CE flag keeps it off the list
+        assert rows[("1a", "1b")]["ce_lo"] > tab.meta["ce_min"] and not rows[("1a", "1b")]["tie_cost"]
+
+
+def test_too_little_data_leaves_se_undecided():
+    """An SE pair on few samples: se_dist's CI reaches 0 but is wider than se_max, so the verdict is None,
+    not True; more samples, or a looser se_max, settle it."""
+    c = parity_corpus(4, splits=(1, 0, 0))
+    few = pair_rows(audit(c, k=4, boot=100, draws=20, seed=1, pairs=[(0, 1)]))[("0a", "0b")]
+    assert few["se_lo"] <= 0 < 0.05 < few["se_hi"] and few["se"] is None and not few["tie_cost"]
+    assert audit(c, k=4, boot=100, draws=20, seed=1, pairs=[(0, 1)], se_max=10.0).rows()[0]["se"] is True
+    assert audit(c, k=4, boot=100, draws=300, seed=1, pairs=[(0, 1)]).rows()[0]["se"] is True
 
 
 def test_a_merge_is_neither_se_nor_ce():
