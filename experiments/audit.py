@@ -20,8 +20,10 @@ FILES = ("audit.csv", "audit.json", "audit.png", "audit.pdf")
 DEFINITIONS = {
     "se_dist": "mean over swaps (x -> x' with one input a replaced by b, or b by a, both x and x' observed; "
                "weight p(x)) of ||p(.|x) - p(.|x')||^2; unbiased; 0 exactly when the pair is SE",
-    "ce_dist": "D(a, b) = sum_x p(x) (p(a|x) + p(b|x)) KL(Bern(rho_x) || Bern(1/2)) nats, plug-in, biased "
-               "upwards by rarely seen contexts; the least extra cross-entropy of merged output rows (P4)",
+    "ce_dist": "D(a, b) = sum_x p(x) (p(a|x) + p(b|x)) KL(Bern(rho_x) || Bern(1/2)) nats, the least extra "
+               "cross-entropy of merged output rows (P4); jackknifed plug-in, still biased upwards by contexts "
+               "seen once",
+    "ce_plugin": "the plug-in D of the n-gram estimate (truth.estimate(...).dh_violation)",
     "ce_gap": "sum_x p(x) (p(a|x) - p(b|x))^2 over contexts with two counted targets; unbiased; 0 exactly when "
               "the pair is CE",
     "se": "False when the CI of se_dist excludes 0, True when it reaches 0 and ends below se_max, else None",

@@ -66,7 +66,8 @@ def plot_audit(columns: dict, ce_min: float, se_max: float, out=None, title: str
 
 def plot_convergence(rows: list, out=None, *, force: bool = False):
     """|D_hat - D_exact| against the number of counted targets, mean over seeds with its 95% CI, one line per
-    (corpus, pair) of ``rows`` (dicts with corpus, pair, size, seed, n_samples, D_exact, D_hat); log-log."""
+    (corpus, pair) of ``rows`` (dicts with corpus, pair, size, seed, n_samples, D_exact, D_hat, and optionally
+    D_plugin, drawn dotted); log-log."""
     groups = {}
     for r in rows:
         groups.setdefault((r["corpus"], r["pair"]), {}).setdefault(r["size"], []).append(r)
@@ -84,10 +85,14 @@ def plot_convergence(rows: list, out=None, *, force: bool = False):
             ax.plot(n, mean, marker=style.MARKERS[j % len(style.MARKERS)], color=color,
                     label=f"{corpus} {pair} (D = {by_size[sizes[0]][0]['D_exact']:.3f})")
             ax.fill_between(n, lo, hi, color=color, alpha=0.2, linewidth=0)
+            if "D_plugin" in by_size[sizes[0]][0]:
+                plug = [np.mean([abs(r["D_plugin"] - r["D_exact"]) for r in by_size[s]]) for s in sizes]
+                ax.plot(n, plug, linestyle=":", color=color, label="_plug-in")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("counted targets")
         ax.set_ylabel("|estimated D - exact D| (nats)")
+        ax.plot([], [], linestyle=":", color="black", label="plug-in D (dotted)")
         ax.grid(True)
         fig.legend(loc="outside lower center", ncol=1, handlelength=1.5)
         if out is not None:

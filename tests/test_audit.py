@@ -43,7 +43,7 @@ def test_ce_dist_is_truths_D_of_the_same_estimate():
     t = estimate(c, None, k=1, seed=3)
     assert len(tab) == 15
     for r in tab.rows():
-        assert r["ce_dist"] == pytest.approx(t.dh_violation(r["a"], r["b"]), rel=1e-12, abs=1e-15)
+        assert r["ce_plugin"] == pytest.approx(t.dh_violation(r["a"], r["b"]), rel=1e-12, abs=1e-15)
 
 
 def test_unbiased_statistics_match_a_brute_force_over_pairs_of_targets():
@@ -80,6 +80,17 @@ def test_unbiased_statistics_match_a_brute_force_over_pairs_of_targets():
                 den += p_ctx[x1]
         assert swaps[n] == sum(1 for x1, x2 in zip(c1, c2) if x1 in valid and x2 in valid)
         assert se[n] == pytest.approx(num / den, rel=1e-10, abs=1e-14) if den else np.isnan(se[n])
+
+
+def test_the_jackknife_removes_most_of_the_plugin_bias_and_leaves_a_linear_D_alone():
+    """Parity DH, full contexts: 1a/1b is CE (D = 0) and 0a/0b has D = 0.5 KL(0.1); the plug-in sits well above
+    both and the jackknife much closer.  Control: for 0a/1a each context allows only one of the two, so the
+    plug-in is ln 2 times a frequency, linear in the weights, and the jackknife must not move it."""
+    c = parity_corpus(4, splits=(1, 0, 0))
+    r = pair_rows(audit(c, k=4, boot=2, draws=100, seed=7, pairs=[(0, 1), (0, 2), (2, 3)]))
+    for pair, d in ((("1a", "1b"), 0.0), (("0a", "0b"), 0.5 * KL_01)):
+        assert r[pair]["ce_plugin"] - d > 0.01 and abs(r[pair]["ce_dist"] - d) < (r[pair]["ce_plugin"] - d) / 3
+    assert r[("0a", "1a")]["ce_dist"] == pytest.approx(r[("0a", "1a")]["ce_plugin"], rel=1e-12)
 
 
 def test_same_seed_same_bytes_and_the_seed_matters():
