@@ -235,11 +235,11 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
             interrupt.check()
             m = np.bincount(rng.integers(0, len(useq), len(useq)), minlength=len(useq)).astype(np.float64)
             reps.append(stats(s["w"] * m[pos])[:3])
+        bias = D - _jackknife_D(stats, s["w"], pos, len(useq), D, rng)
     reps = np.array(reps)  # (boot, 3, P)
     with warnings.catch_warnings():  # a pair with no estimate in any resample: its NaN says so already
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanpercentile(reps, [50 - ci / 2, 50 + ci / 2], axis=0)
-    bias = D - _jackknife_D(stats, s["w"], pos, len(useq), D, rng)
     D_jk, lo[0], hi[0] = D - bias, lo[0] - bias, hi[0] - bias
     recorded = {(min(r["a"], r["b"]), max(r["a"], r["b"])): r for r in corpus.relations}
     a, b = pairs[:, 0], pairs[:, 1]
