@@ -26,7 +26,8 @@ DEFINITIONS = {
     "ce_plugin": "the plug-in D of the n-gram estimate (truth.estimate(...).dh_violation)",
     "ce_gap": "sum_x p(x) (p(a|x) - p(b|x))^2 over contexts with two counted targets; unbiased; 0 exactly when "
               "the pair is CE",
-    "se": "False when the CI of se_dist excludes 0, True when it reaches 0 and ends below se_max, else None",
+    "se": "False when the CI of se_dist excludes 0, True when it reaches 0 and ends below se_max, None "
+          "otherwise or with fewer than min_targets counted targets in the swaps' contexts (swap_targets)",
     "ce": "False when the CI of ce_gap excludes 0, True when it reaches 0, None without an estimate",
     "tie_cost": "se True, ce False and the lower end of D's CI above ce_min nats",
     "_lo / _hi": "percentile bootstrap interval over resampled realized sequences",

@@ -33,8 +33,10 @@ stay unbiased within a resample).
 
 Flags: se is False when the CI of se_dist excludes 0, True when it reaches 0
 and ends below ``se_max`` (the data pin the pair near SE), None otherwise (too
-little evidence, or no swap observed).  ce is False when the CI of ce_gap
-excludes 0, True when it reaches 0, None with no context of two counted
+little evidence, or fewer than ``min_targets`` counted targets in the
+contexts of its swaps: a few swaps of contexts that always give the same
+target would otherwise look SE with a CI of width 0).  ce is False when the
+CI of ce_gap excludes 0, True when it reaches 0, None with no context of two counted
 targets.  tie_cost: se True, ce False and the lower end of D's CI above
 ``ce_min`` nats: the DH would tie these two, yet merging their output rows
 costs at least ``ce_min`` nats per prediction.
@@ -55,6 +57,7 @@ from .truth import MAX_SAMPLES, estimate, special_ids
 CE_MIN = 1e-3  # nats per prediction: a 0.1% rise in perplexity, the least tying cost worth a warning
 CI = 95.0
 JACKKNIFE = 10  # groups of the jackknife that corrects D's bias
+MIN_TARGETS = 30  # counted targets behind a pair's swaps, below which its SE verdict is None
 SE_MAX = 0.05  # squared L2: the target distribution moves by about 0.2 in L2 norm, at most, on a swap
 VALID = 1e-12  # a context needs (sum w)^2 - sum w^2 above this share of (sum w)^2: two targets at least
 
@@ -133,6 +136,8 @@ class _Stats:
         self.sub, self.ea, self.eb = (np.concatenate(x).astype(np.int64) for x in (sub, ea, eb))
         self.swap_start = np.concatenate([[0], np.cumsum([len(x) for x in c1])])
         self.c1, self.c2 = np.concatenate(c1).astype(np.int64), np.concatenate(c2).astype(np.int64)
+        n1, n2 = truth.counts[self.c1], truth.counts[self.c2]  # the targets behind each swap, in the whole sample
+        self.swap_targets = _group_sums(np.where((n1 >= 2) & (n2 >= 2), n1 + n2, 0.0), self.swap_start)
 
     def __call__(self, w: np.ndarray):
         """(D, ce_gap, se_dist, swaps used, contexts used) per pair; w: the weight of each counted target."""
@@ -198,7 +203,7 @@ def _jackknife_D(stats, w, pos, n_units, D, rng) -> np.ndarray:
 
 def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: int = 0, split: str | None = None,
           draws: int = 1, max_samples: int = MAX_SAMPLES, pairs=None, ce_min: float = CE_MIN,
-          se_max: float = SE_MAX, ci: float = CI) -> AuditTable:
+          se_max: float = SE_MAX, ci: float = CI, min_targets: int = MIN_TARGETS) -> AuditTable:
     """Audit every pair of the ``top_k`` most frequent targets (or the given ``pairs`` of symbol ids),
     one row per pair, sorted by (a, b) with a < b.
 
@@ -243,7 +248,9 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     D_jk, lo[0], hi[0] = D - bias, lo[0] - bias, hi[0] - bias
     recorded = {(min(r["a"], r["b"]), max(r["a"], r["b"])): r for r in corpus.relations}
     a, b = pairs[:, 0], pairs[:, 1]
-    se_flag = np.array([_flag(lo[2, n], hi[2, n], se_max) for n in range(len(pairs))], object)
+    swap_targets = stats.swap_targets.astype(np.int64)
+    se_flag = np.array([None if swap_targets[n] < min_targets else _flag(lo[2, n], hi[2, n], se_max)
+                        for n in range(len(pairs))], object)
     ce_flag = np.array([_flag(lo[1, n], hi[1, n], np.inf) for n in range(len(pairs))], object)
     tie_cost = np.array([se_flag[n] is True and ce_flag[n] is False and lo[0, n] > ce_min
                          for n in range(len(pairs))], bool)
@@ -252,7 +259,7 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
         "a_name": np.array([corpus.vocab[x] for x in a], object),
         "b_name": np.array([corpus.vocab[x] for x in b], object),
         "count_a": counts[a], "count_b": counts[b],
-        "se_dist": se, "se_lo": lo[2], "se_hi": hi[2], "n_swaps": swaps,
+        "se_dist": se, "se_lo": lo[2], "se_hi": hi[2], "n_swaps": swaps, "swap_targets": swap_targets,
         "ce_dist": D_jk, "ce_lo": lo[0], "ce_hi": hi[0], "ce_plugin": D,
         "ce_gap": gap, "ce_gap_lo": lo[1], "ce_gap_hi": hi[1], "n_contexts": used,
         "se": se_flag, "ce": ce_flag, "tie_cost": tie_cost,
@@ -262,6 +269,6 @@ def audit(corpus: Corpus, top_k: int = 20, k: int = 2, boot: int = 200, seed: in
     meta = {"k": k, "seed": seed, "boot": boot, "ci": ci, "split": split or "all", "draws": draws,
             "task": corpus.task, "n_samples": t.n_samples, "n_contexts": t.n_contexts,
             "n_units": int(len(useq)), "singleton_contexts": int(np.count_nonzero(t.counts == 1)),
-            "ce_min": ce_min, "se_max": se_max, "max_samples": max_samples}
+            "ce_min": ce_min, "se_max": se_max, "min_targets": min_targets, "max_samples": max_samples}
     return AuditTable(cols, meta)
 

@@ -184,6 +184,21 @@ def test_too_little_data_leaves_se_undecided():
     assert audit(c, k=4, boot=100, draws=300, seed=1, pairs=[(0, 1)]).rows()[0]["se"] is True
 
 
+def test_an_se_verdict_needs_min_targets_behind_the_swaps():
+    """swap_targets counts the targets of both contexts of every swap (contexts of two or more targets); one
+    fewer than min_targets leaves the verdict None, exactly min_targets gives it."""
+    c = transforms.split(tiny(300, seed=2), "dog", [0.1, 0.9])
+    pair = [(c.vocab.index("dog#1"), c.vocab.index("dog#2"))]
+    r = audit(c, k=3, boot=50, seed=2, pairs=pair).rows()[0]
+    t = estimate(c, None, k=3, seed=2)
+    c1, c2, _ = t.swaps(*pair[0])
+    ok = (t.counts[c1] >= 2) & (t.counts[c2] >= 2)
+    assert r["swap_targets"] == int(np.sum((t.counts[c1] + t.counts[c2])[ok])) > 100 and r["se"] is True
+    n = r["swap_targets"]
+    assert audit(c, k=3, boot=50, seed=2, pairs=pair, min_targets=n).rows()[0]["se"] is True
+    assert audit(c, k=3, boot=50, seed=2, pairs=pair, min_targets=n + 1).rows()[0]["se"] is None
+
+
 def test_a_merge_is_neither_se_nor_ce():
     """merge(0a, 1a) in DH parity: the homonym 0a|1a against 0b, per the exact truth (neither), and the audit."""
     c = transforms.merge(parity_corpus(4, splits=(1, 0, 0)), "0a", "1a")

@@ -6,7 +6,7 @@ import argparse
 from tying.core import atomic
 from tying.experiments.audit import corpus_from_source, summary, write_audit
 from tying.generators import SPLITS, audit
-from tying.generators.audit import CE_MIN, SE_MAX
+from tying.generators.audit import CE_MIN, MIN_TARGETS, SE_MAX
 
 EPILOG = f"""\
 For every pair of the K most frequent target symbols, estimated from the
@@ -19,18 +19,20 @@ N-symbol contexts of the targets (N on each side for mlm, N before for causal):
             pair is SE.  Estimated without bias, so it may come out negative.
   ce_dist   distance from CE: D(a, b) = sum_x p(x) (p(a|x) + p(b|x))
             KL(Bern(rho_x) || Bern(1/2)) nats, rho_x = p(a|x) / (p(a|x) + p(b|x)),
-            what merging the pair's output rows costs per prediction; plug-in,
-            so rarely seen contexts make it too large.
+            what merging the pair's output rows costs per prediction; the
+            plug-in estimate, jackknifed, and still too large where most
+            contexts were seen once (ce_plugin: without the jackknife).
   ce_gap    sum_x p(x) (p(a|x) - p(b|x))^2, unbiased, 0 exactly when CE.
 
 CIs: percentile intervals of B bootstrap resamples of the realized sequences.
 Flags: se is no when the CI of se_dist excludes 0, yes when it reaches 0 and
 ends below --se-max (default {SE_MAX:g}: the data pin the pair near SE rather
-than fail to tell them apart), else undecided; ce is no when the CI of ce_gap
-excludes 0, else yes.  A pair is listed as close to SE but far from CE (tying
-costs the most) when se is yes, ce is no and the CI of D lies above --ce-min
-nats (default {CE_MIN:g}: merging the two output rows raises perplexity by
-at least 0.1%).
+than fail to tell), else undecided, as it is with fewer than {MIN_TARGETS}
+counted targets in the contexts of the pair's swaps.  ce is no when the CI of
+ce_gap excludes 0, else yes.  A pair is listed as close to SE but far from CE
+(tying costs the most) when se is yes, ce is no and the CI of D lies above
+--ce-min nats (default {CE_MIN:g}: merging the two output rows raises the
+perplexity by at least 0.1%).
 
 writes DIR/audit.csv, DIR/audit.json (with the definitions), DIR/audit.png/.pdf
 
