@@ -294,6 +294,8 @@ BAD = [
     ("se-max-negative", ["{d}/c.npz", "--se-max=-1", "--out", "{d}/o"], "SE threshold"),
     ("empty-split", ["{d}/c.npz", "--split", "test", "--out", "{d}/o"], "no targets"),
     ("no-out", ["{d}/c.npz"], "--out"),
+    ("out-under-a-file", ["{d}/c.npz", "--out", "{d}/c.txt/o"], "does not exist"),
+    ("out-is-a-file", ["{d}/c.npz", "--out", "{d}/c.txt", "--force"], "expected a folder"),
 ]
 
 
