@@ -22,10 +22,12 @@ from tying.core.errors import InputError
 from tying.generators import Corpus, relation_pairs
 from tying.models import ModelConfig, Run, TrainConfig
 
-from .lm_claims import lm_pair_ratio, sign_claim, twins_claims
+from .lm_claims import lm_pair_ratio, reference_pairs, sign_claim, twins_claims
 from .results import Group, table_curves
 
 FIGURE_PAIRS = 12  # pairs drawn in the figure (every pair is in the tables)
+N_REF = 60  # random pairs of common words, the yardstick of the claims (as in lm_claims.lm_pair_ratio)
+REFERENCE = "random pairs (median)"
 
 
 def _table(x, what: str, V: int) -> np.ndarray:
@@ -118,8 +120,9 @@ def analyze(E_in, E_out, corpus: Corpus, snapshots=None, *, step: int | None = N
     Returns a dict: ``steps`` (R,), ``pairs`` (n, 2) ids of every pair the corpus records
     (``generators.relation_pairs``), ``pair_names``, ``relation`` per pair ("DH holds", "DH broken",
     "other"; by construction), ``se``/``ce`` (1, 0, or -1 when not recorded), ``distances``
-    {table: (R, n)} for "tied" or "untied input"/"untied output", ``claims`` (rows as in REPORT.md) and
-    ``tied``.  With ``out``, a folder (refused if it exists, unless ``force``) gets ``distances.csv``,
+    {table: (R, n)} for "tied" or "untied input"/"untied output", ``reference`` {table: (R,)} the median
+    distance of ``reference_pairs`` (random pairs of common words, the claims' yardstick), ``claims``
+    (rows as in REPORT.md) and ``tied``.  With ``out``, a folder (refused if it exists, unless ``force``) gets ``distances.csv``,
     ``claims.json``, ``analysis.npz`` and ``distances.png``/``.pdf``.
     """
     run, tied = tables_run(E_in, E_out, corpus, snapshots, step)
@@ -128,13 +131,17 @@ def analyze(E_in, E_out, corpus: Corpus, snapshots=None, *, step: int | None = N
     rel = [built.get(p) for p in pairs]
     group = Group(corpus, [run])
     names = ["tied"] if tied else ["untied input", "untied output"]
+    ref = reference_pairs(corpus, N_REF, 0)
     dist = {t: (table_curves(group, pairs, t)[0] if pairs else np.zeros((len(run.emb_steps), 0))) for t in names}
     res = {"tied": tied, "steps": run.emb_steps.copy(), "pairs": np.array(pairs, np.int64).reshape(-1, 2),
            "pair_names": [(corpus.vocab[a], corpus.vocab[b]) for a, b in pairs],
            "relation": [_relation(r) for r in rel],
            "se": np.array([-1 if r is None else int(bool(r.get("se"))) for r in rel], np.int64),
            "ce": np.array([-1 if r is None else int(bool(r.get("ce"))) for r in rel], np.int64),
-           "distances": dist, "claims": [asdict(c) for c in claims(group, tied, pairs, rel)]}
+           "distances": dist, "reference_pairs": np.array(ref, np.int64).reshape(-1, 2),
+           "reference": {t: np.median(table_curves(group, ref, t)[0], axis=1) if ref else
+                         np.full(len(run.emb_steps), np.nan) for t in names},
+           "claims": [asdict(c) for c in claims(group, tied, pairs, rel)]}
     if out is not None:
         write(res, out, force, title)
     return res
@@ -170,19 +177,28 @@ def distances_csv(res: dict) -> str:
     return f.getvalue()
 
 
+def figure_panels(results: list) -> tuple[dict, dict]:
+    """``plot_distances``'s panels and relations for analyses of the same corpus (say a tied and an untied
+    model): each table's first ``FIGURE_PAIRS`` pairs and the median of the random pairs."""
+    labels = [f"{a}–{b}" for a, b in results[0]["pair_names"]][:FIGURE_PAIRS]
+    panels = {t: {**{lab: d[None, :, i] for i, lab in enumerate(labels)}, REFERENCE: r["reference"][t][None]}
+              for r in results for t, d in r["distances"].items()}
+    return panels, {**dict(zip(labels, results[0]["relation"])), REFERENCE: REFERENCE}
+
+
 def write(res: dict, out, force: bool, title: str | None) -> Path:
     from tying.figures import plot_distances
 
     path = atomic.check_target(out, force, folder=True)
-    labels = [f"{a}–{b}" for a, b in res["pair_names"]][:FIGURE_PAIRS]
     with atomic.directory(path, force) as tmp:
         tmp = Path(tmp)
         (tmp / "distances.csv").write_text(distances_csv(res))
         (tmp / "claims.json").write_text(json.dumps(res["claims"], indent=1) + "\n")
         np.savez_compressed(tmp / "analysis.npz", steps=res["steps"], pairs=res["pairs"], se=res["se"], ce=res["ce"],
-                            **{t.replace(" ", "_"): d for t, d in res["distances"].items()})
-        if labels:
-            panels = {t: {lab: d[None, :, i] for i, lab in enumerate(labels)} for t, d in res["distances"].items()}
-            plot_distances(res["steps"], panels, dict(zip(labels, res["relation"])), out=tmp / "distances",
-                           title=title)
+                            reference_pairs=res["reference_pairs"],
+                            **{t.replace(" ", "_"): d for t, d in res["distances"].items()},
+                            **{"reference_" + t.replace(" ", "_"): d for t, d in res["reference"].items()})
+        if len(res["pairs"]):
+            panels, relation = figure_panels([res])
+            plot_distances(res["steps"], panels, relation, out=tmp / "distances", title=title)
     return path

@@ -196,6 +196,12 @@ def test_analyze_is_the_analysis_of_the_run(run, twins):
         E = run.E_out if t == "untied output" else run.E_in  # by hand: the norm of the row difference
         a, b = res["pairs"].T
         np.testing.assert_allclose(res["distances"][t], np.sqrt(((E[:, a] - E[:, b]) ** 2).sum(-1)), rtol=1e-14)
+    ra, rb = res["reference_pairs"].T  # the yardstick: random pairs of common plain words
+    assert len(ra) == 60 and not any("#" in twins.vocab[s] for s in np.r_[ra, rb])
+    for t in tables:
+        E = run.E_out if t == "untied output" else run.E_in
+        np.testing.assert_allclose(res["reference"][t], np.median(np.linalg.norm(E[:, ra] - E[:, rb], axis=-1), 1),
+                                   rtol=1e-14)
     want = [c.__dict__ for c in twins_claims({(0, "model", tied): group})]
     assert res["claims"][:len(want)] == want and len(want) == len(tables)
     rows = res["claims"][len(want):]  # P6's sign per recorded pair and table
@@ -233,6 +239,8 @@ def test_analyze_writes_files_that_load(run, twins, tmp_path):
     with np.load(tmp_path / "a" / "analysis.npz") as z:
         for t, d in res["distances"].items():
             np.testing.assert_array_equal(z[t.replace(" ", "_")], d)
+            np.testing.assert_array_equal(z["reference_" + t.replace(" ", "_")], res["reference"][t])
+        np.testing.assert_array_equal(z["pairs"], res["pairs"])
     with pytest.raises(InputError):  # an existing folder is refused
         tying.analyze(run.E_in[-1], run.E_out[-1], twins, out=tmp_path / "a")
 
