@@ -12,7 +12,7 @@ import transformers
 from transformers import BertConfig, BertForMaskedLM
 
 import tying
-from tying.experiments.analyze import figure_panels
+from tying.experiments.analysis import figure_panels
 from tying.figures import plot_distances
 from tying.generators import load_grammar, pcfg_corpus
 from tying.torch import StreamDataset

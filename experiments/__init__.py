@@ -14,7 +14,7 @@ The face of the layer; each name below lives in one module::
     lm_claims    (the twins and quadrant claims)     judged by theory.p6_quadrants' predictions
     report       write_report                        figures, REPORT.md, claims.json
     reproduce    reproduce_paper                     the orchestration
-    analyze      analyze                             any model's embedding tables: distances, claims, figure
+    analysis     analyze                             any model's embedding tables: distances, claims, figure
     cli          main                                the ``tying`` command (with ``commands/``)
 
 The command line (``cli``, ``commands/``) sits on top of this layer: no module here imports it.
@@ -23,7 +23,7 @@ matplotlib: the theory and the figures load inside the functions that need them.
 """
 from __future__ import annotations
 
-from .analyze import analyze
+from .analysis import analyze
 from .corpora import GENERATORS, generator_function
 from .plan import EXPERIMENTS, FULL, QUICK, Plan, plan_specs
 from .report import write_report
