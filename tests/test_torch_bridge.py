@@ -297,3 +297,12 @@ def test_without_torch_the_bridge_says_how_to_get_it():
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
     assert last == "ModuleNotFoundError: tying.torch needs PyTorch: pip install 'tying[torch]'"
+
+
+@needs_torch
+def test_analyze_reads_tensors_as_their_arrays(twins):
+    E = np.random.default_rng(1).normal(size=(twins.vocab_size, 5))
+    t = torch.tensor(E, requires_grad=True)  # a model's live parameter: analyze detaches it
+    a, b = tying.analyze(t, None, twins), tying.analyze(E, E, twins)
+    assert a["tied"] and a["claims"] == b["claims"]
+    np.testing.assert_array_equal(a["distances"]["tied"], b["distances"]["tied"])
