@@ -15,6 +15,7 @@ The face of the layer; each name below lives in one module::
     report       write_report                        figures, REPORT.md, claims.json
     reproduce    reproduce_paper                     the orchestration
     audit        write_audit, corpus_from_source     `tying audit`'s files; CORPUS -> Corpus (the text hook)
+    analysis     analyze                             any model's embedding tables: distances, claims, figure
     cli          main                                the ``tying`` command (with ``commands/``)
 
 The command line (``cli``, ``commands/``) sits on top of this layer: no module here imports it.
@@ -23,6 +24,7 @@ matplotlib: the theory and the figures load inside the functions that need them.
 """
 from __future__ import annotations
 
+from .analysis import analyze
 from .audit import corpus_from_source, write_audit
 from .corpora import GENERATORS, generator_function
 from .plan import EXPERIMENTS, FULL, QUICK, Plan, plan_specs
@@ -41,4 +43,5 @@ __all__ = [
     "Plan", "QUICK", "FULL", "EXPERIMENTS", "plan_specs",
     "write_report", "reproduce_paper",
     "write_audit", "corpus_from_source",
+    "analyze",
 ]

@@ -85,17 +85,21 @@ def quadrant_values(groups: dict, figure_arch: str) -> tuple:
             ratios[name, arch, t] = dict(zip(seeds, v))
             if arch == figure_arch:  # the figure shows one architecture
                 values.setdefault(name, {})[t] = v
-            want = signs[name][t]
-            if want == "?":
-                claims.append(Claim("quadrants", f"{arch}, {name} {pair}: {t} rows",
-                                    "no sign: apart, or merged at the cost of the copy (P6)", list(v), True,
-                                    reference=True))
-                continue
-            ok = bool(np.all(v <= WELL_BELOW)) if want == "close" else bool(np.all(v > WELL_BELOW))
-            claims.append(Claim("quadrants", f"{arch}, {name} {pair}: {t} rows {want}",
-                                f"d / median(random pairs) {'<=' if want == 'close' else '>'} {WELL_BELOW}",
-                                list(v), ok, reference=name == "not SE & not CE"))
+            claims.append(sign_claim("quadrants", f"{arch}, {name} {pair}", t, signs[name][t], v,
+                                     reference=name == "not SE & not CE"))
     return values, claims + split_contrasts(ratios)
+
+
+def sign_claim(experiment: str, what: str, table: str, want: str, v, reference: bool = False) -> Claim:
+    """The claim that a pair's d / median(random pairs), one value per seed, has P6's sign ``want``
+    ("close", "apart", or "?": no sign, a reference row)."""
+    if want == "?":
+        return Claim(experiment, f"{what}: {table} rows", "no sign: apart, or merged at the cost of the copy (P6)",
+                     list(v), True, reference=True)
+    ok = bool(np.all(v <= WELL_BELOW)) if want == "close" else bool(np.all(v > WELL_BELOW))
+    return Claim(experiment, f"{what}: {table} rows {want}",
+                 f"d / median(random pairs) {'<=' if want == 'close' else '>'} {WELL_BELOW}",
+                 list(v), ok, reference=reference)
 
 
 def split_contrasts(ratios: dict) -> list:

@@ -12,7 +12,8 @@ The face (what the layers above may import)::
     parity_corpus, PAPER_SPLIT_SEED  parity.py       the paper's XOR task
     load_grammar, pcfg_corpus, ...   pcfg.py         NLTK-format PCFGs
     transforms, FORMS, apply_steps   transforms.py, steps.py   DH transforms
-    exact, estimate, report          truth.py        ground truth
+    exact, estimate, report,         truth.py        ground truth
+    relation_pairs
     audit, AuditTable                audit.py        a DH audit: distances from SE and CE, bootstrap CIs
     enumerate_population, ...        population.py   the exact population of a split
     Examples, Stream                 examples.py     the models' input
@@ -25,9 +26,9 @@ from .parity import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
 from .pcfg import BUILTIN, GRAMMAR_DIR, load_grammar, parse_grammar, pcfg_corpus
 from .population import MAX_ROWS, enumerate_population, not_enumerable
 from .steps import FORMS, apply_steps
-from .truth import estimate, exact, report
+from .truth import estimate, exact, relation_pairs, report
 
 __all__ = ["transforms", "SPLITS", "TASKS", "Corpus", "Examples", "Stream", "MAX_BITS", "PAPER_SPLIT_SEED",
            "check_weights", "parity_corpus", "BUILTIN", "GRAMMAR_DIR", "load_grammar", "parse_grammar",
            "pcfg_corpus", "MAX_ROWS", "enumerate_population", "not_enumerable", "FORMS", "apply_steps",
-           "estimate", "exact", "report", "AuditTable", "audit"]
+           "estimate", "exact", "relation_pairs", "report", "AuditTable", "audit"]

@@ -8,7 +8,7 @@ The face (what the layers above may import)::
     Model                                         model.py    parameters, the sharing map, forward
     Optimizer                                     optimizer.py  a TrainConfig's optimizer over a Model:
                                                               runs n steps of the numba loop
-    train, Run                                    train.py, run.py   a training run and its record
+    train, Run, training_stream                   train.py, run.py   a training run and its record
     check_memory                                  memory.py   refuse what would not fit
     params                                        params.py   the flat parameter layout (EMB, OUT_BIAS, D_R, ...)
 
@@ -23,7 +23,7 @@ from .memory import check_memory
 from .model import Model
 from .optimizer import Optimizer
 from .run import Run
-from .train import train
+from .train import train, training_stream
 
 __all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "ModelConfig", "TrainConfig", "check_memory", "Model",
-           "Optimizer", "Run", "train"]
+           "Optimizer", "Run", "train", "training_stream"]

@@ -36,6 +36,15 @@ def chunk_steps(batch: int, T: int) -> int:
     return max(1, min(256, 2**21 // max(1, batch * T)))
 
 
+def training_stream(corpus: Corpus, batch_size: int, seed: int) -> tuple[Stream, int]:
+    """The sampled training stream of a run with this seed, and the steps it is drawn in per call.
+
+    The stream's random numbers are drawn a chunk at a time, so its batches depend on the chunk size:
+    whoever replays a run's batches (``tying.torch.StreamDataset``) draws them through this."""
+    stream = Stream(corpus, "train", batch_size, derived_seed(seed, 1))
+    return stream, chunk_steps(stream.batch, stream.T)
+
+
 def corpus_info(corpus: Corpus) -> dict:
     """What a run records about its corpus; sha256 is the checksum stored in the corpus file."""
     return {"sha256": corpus.digest(), "provenance": corpus.provenance, "task": corpus.task,
@@ -67,8 +76,7 @@ class _Trainer:
             self.stream, self.chunk = None, Optimizer.arrays(enumerate_population(corpus, "train"))
             self.C = chunk_steps(1, len(self.chunk[-1]))
         else:
-            self.stream, self.chunk = Stream(corpus, "train", tc.batch_size, derived_seed(tc.seed, 1)), None
-            self.C = chunk_steps(self.stream.batch, self.stream.T)
+            (self.stream, self.C), self.chunk = training_stream(corpus, tc.batch_size, tc.seed), None
         self.pos = 0  # next unused batch of the chunk
 
     def _batches(self, n: int) -> int:

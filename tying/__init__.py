@@ -5,7 +5,9 @@ The face of the package.  Each name below lives in one layer (docs/architecture.
     corpora       parity_corpus, pcfg_corpus, load_grammar, Corpus, transforms, exact, audit
     models        ModelConfig, TrainConfig, train, Run, Optimizer, ARCHS
     theory        verify
-    experiments   sweep, reproduce_paper
+    experiments   sweep, reproduce_paper, analyze
+
+``tying.torch`` (StreamDataset, needs the torch extra) is a module of this package, imported by name.
 
 Names load on first use (PEP 562), so ``import tying`` and the ``tying``
 command do not pay for numba, sympy or matplotlib before they need them.
@@ -44,6 +46,7 @@ _FACE = {
     "verify": ".theory",
     "sweep": ".experiments",
     "reproduce_paper": ".experiments",
+    "analyze": ".experiments",
 }
 __all__ = ["__version__", *_FACE]
 
