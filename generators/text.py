@@ -45,7 +45,7 @@ from .parity import check_fractions, split_sizes
 UNK, MASK, SPACE = "[UNK]", "[MASK]", "\u2423"
 TOKENIZERS = ("words", "chars")
 LONG_LINES = ("drop", "truncate", "chunk")
-CHUNK = 1 << 20  # bytes read at a time: the tokens of one chunk are the only per-token Python objects alive
+CHUNK = 1 << 18  # bytes read at a time: the tokens of one chunk are the only per-token Python objects alive
 
 _WORDS = re.compile(r"\w+|[^\w\s]|\n")
 _CHARS = re.compile(r"[^\S\n]+|.|\n")  # a whitespace run, any other character, or a line end
@@ -126,19 +126,26 @@ def read_tokens(path, tokenizer: str = "words"):
         raise InputError(f"text file not found: {path}")
     tok = _Tokenizer(tokenizer)
     index: dict[str, int] = {"\n": 0}  # id 0 marks a line end and is dropped from the ids
-    ids, lengths, lines = [], [], 0
+    size = path.stat().st_size
+    ids, used, lengths, lines = np.zeros(0, np.int32), 0, [], 0
     sha = hashlib.sha256()
     for text in _chunks(path, sha):
         with interrupt.deferred():
             a = np.array([index.setdefault(t, len(index)) for t in tok.tokens(text)], np.int32)
         ends = np.flatnonzero(a == 0)
-        lengths.append(np.diff(ends, prepend=-1) - 1)
-        ids.append(a[a != 0])
+        lengths.append((np.diff(ends, prepend=-1) - 1).astype(np.int32))
+        a = a[a != 0]
+        if used + len(a) > len(ids):  # sized from the first chunk's tokens per character, grown rarely
+            grow = int(1.05 * len(a) * size / max(len(text), 1)) if used == 0 else int(0.25 * len(ids))
+            bigger = np.empty(used + len(a) + max(grow, 1024), np.int32)
+            bigger[:used] = ids[:used]
+            ids = bigger
+        ids[used : used + len(a)] = a
+        used += len(a)
         lines += len(ends)
     names = list(index)
-    ids = np.concatenate(ids) if ids else np.zeros(0, np.int32)
-    lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
-    return ids, lengths, names, sha.hexdigest(), lines, tok
+    lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
+    return ids[:used], lengths, names, sha.hexdigest(), lines, tok
 
 
 def text_corpus(path, *, tokenizer: str = "words", min_count: int = 1, task: str = "mlm", mask_rate: float = 0.15,
@@ -151,9 +158,9 @@ def text_corpus(path, *, tokenizer: str = "words", min_count: int = 1, task: str
         raise InputError(f"unknown task {task!r} (expected one of {', '.join(TASKS)})")
     if isinstance(mask_rate, bool) or not isinstance(mask_rate, (int, float)) or not 0.0 <= mask_rate <= 1.0:
         raise InputError(f"mask rate must be in [0, 1], got {mask_rate}")
-    for x, name in ((min_count, "min count"), (max_length, "max length"), (seed + 1, "seed + 1")):
-        if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
-            raise InputError(f"{name} must be an integer >= 1, got {x!r}")
+    for x, name, low in ((min_count, "min count", 1), (max_length, "max length", 1), (seed, "seed", 0)):
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
+            raise InputError(f"{name} must be an integer >= {low}, got {x!r}")
     if long_lines not in LONG_LINES:
         raise InputError(f"unknown long-lines rule {long_lines!r} (expected one of {', '.join(LONG_LINES)})")
     fr = check_fractions(splits)
@@ -174,14 +181,20 @@ def text_corpus(path, *, tokenizer: str = "words", min_count: int = 1, task: str
         ids = ids[np.repeat(~long, lengths)]
         lengths = lengths[~long]
     elif long_lines == "truncate" and n_long:
-        ids = ids[(np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)) < max_length]
+        ends = np.cumsum(lengths)
+        cut = np.zeros(len(ids) + 1, np.int8)  # -1 where a long line's tail starts, +1 where it ends
+        cut[(ends - lengths + max_length)[long]] = -1
+        cut[ends[long]] = 1
+        ids = ids[np.cumsum(cut[:-1], dtype=np.int8) == 0]  # int8 marks: one byte a token, not a position
         lengths = np.minimum(lengths, max_length)
     elif long_lines == "chunk" and n_long:
         pieces = -(-lengths // max_length)
         starts = np.repeat(np.cumsum(pieces) - pieces, pieces)
         lengths = np.minimum(np.repeat(lengths, pieces) - max_length * (np.arange(pieces.sum()) - starts),
                              max_length)
-    counts = np.bincount(ids, minlength=len(names))
+    counts = np.zeros(len(names), np.int64)
+    for b in _blocks(len(ids)):  # bincount and take copy int32 ids to int64: keep those copies small
+        counts += np.bincount(ids[b], minlength=len(names))
     rare = (counts < min_count) | (np.asarray([n == UNK for n in names]))
     rare[0] = False
     kept = [i for i in range(1, len(names)) if counts[i] and not rare[i]]
@@ -192,7 +205,8 @@ def text_corpus(path, *, tokenizer: str = "words", min_count: int = 1, task: str
         words.append(UNK)
     remap = np.full(len(names), len(words) - 1, np.int32)  # rare ids land on [UNK], the last word
     remap[kept] = np.arange(len(kept), dtype=np.int32)
-    np.take(remap, ids, out=ids)
+    for b in _blocks(len(ids)):
+        ids[b] = remap[ids[b]]
     offsets = np.zeros(len(lengths) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     n = len(lengths)
@@ -221,3 +235,8 @@ def text_corpus(path, *, tokenizer: str = "words", min_count: int = 1, task: str
             "transforms": [],
         },
     ).validate()
+
+
+def _blocks(n: int, step: int = 1 << 20):
+    for i in range(0, n, step):
+        yield slice(i, min(i + step, n))
