@@ -35,6 +35,14 @@ class Step(argparse.Action):
         setattr(namespace, self.dest, steps)
 
 
+def sentence_parser(gsub, name: str, help: str, source: str, epilog: str) -> argparse.ArgumentParser:
+    """The subparser of a sentence generator; ``source`` says what becomes the corpus."""
+    return gsub.add_parser(
+        name, help=help, description=f"{source}, then apply transforms that make the distributional hypothesis "
+        "hold or break on purpose.", epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False)
+
+
 def add_sentence_options(p: argparse.ArgumentParser, what: str = "sentences") -> None:
     """--task, --mask-rate, --max-length L, --splits."""
     p.add_argument("--task", choices=("mlm", "causal"), default="mlm", help="training task (default %(default)s)")

@@ -4,11 +4,10 @@ Registered by ``experiments/commands/generate.py`` on its subparsers.
 """
 from __future__ import annotations
 
-import argparse
-
 from tying.generators import BUILTIN, load_grammar, pcfg_corpus, apply_steps
 
-from .corpus_options import TRANSFORMS_HELP, add_sentence_options, add_transform_options, sentence_args
+from .corpus_options import (TRANSFORMS_HELP, add_sentence_options, add_transform_options, sentence_args,
+                             sentence_parser)
 from .generate import add_output_options, add_seed_option, check_output, write_corpus
 
 
@@ -23,12 +22,10 @@ example:
 
 
 def register(gsub) -> None:
-    p = gsub.add_parser(
-        "pcfg", help="sentences of a probabilistic context-free grammar, with DH transforms",
-        description="Sample sentences from a PCFG (NLTK format, or the built-in toy-english) as a corpus "
-        "whose meanings are the words, then apply transforms that make the distributional hypothesis hold "
-        "or break on purpose.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False)
+    p = sentence_parser(
+        gsub, "pcfg", "sentences of a probabilistic context-free grammar, with DH transforms",
+        "Sample sentences from a PCFG (NLTK format, or the built-in toy-english) as a corpus whose meanings are "
+        "the words", EPILOG)
     p.add_argument("--grammar", default="toy-english", metavar="NAME|FILE",
                    help=f"built-in grammar ({', '.join(BUILTIN)}) or a grammar file (default %(default)s)")
     p.add_argument("--start", metavar="SYMBOL", help="start symbol (default: the first rule's left-hand side)")

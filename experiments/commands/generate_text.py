@@ -4,11 +4,10 @@ Registered by ``experiments/commands/generate.py`` on its subparsers.
 """
 from __future__ import annotations
 
-import argparse
-
 from tying.generators import apply_steps, text_corpus
 
-from .corpus_options import TRANSFORMS_HELP, add_sentence_options, add_transform_options, sentence_args
+from .corpus_options import (TRANSFORMS_HELP, add_sentence_options, add_transform_options, sentence_args,
+                             sentence_parser)
 from .generate import add_output_options, add_seed_option, check_output, write_corpus
 from .options import int_at_least
 
@@ -38,12 +37,10 @@ example (the paper's MLM experiment on your own text):
 
 
 def register(gsub) -> None:
-    p = gsub.add_parser(
-        "text", help="the lines of a text file (one sentence per line), with DH transforms",
-        description="Tokenize a UTF-8 text file, one sentence per line, into a corpus whose meanings are the "
-        "tokens (each written as itself), then apply transforms that make the distributional hypothesis hold "
-        "or break on purpose.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False)
+    p = sentence_parser(
+        gsub, "text", "the lines of a text file (one sentence per line), with DH transforms",
+        "Tokenize a UTF-8 text file, one sentence per line, into a corpus whose meanings are the tokens (each "
+        "written as itself)", EPILOG)
     p.add_argument("--file", required=True, metavar="FILE", help="the text file (UTF-8, one sentence per line)")
     p.add_argument("--tokenizer", default="words", metavar="words|chars|PATH",
                    help="how lines become tokens (default %(default)s; see below)")
