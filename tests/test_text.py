@@ -96,6 +96,13 @@ def test_chars_by_hand(tmp_path):
     assert c.specials["mask"] == -1
 
 
+def test_a_byte_order_mark_is_no_token(tmp_path):
+    c = text_corpus(write(tmp_path / "a.txt", "\ufeffHello world\nhello\n"), task="causal")
+    assert words(c) == [["hello", "world"], ["hello"]]
+    mid = text_corpus(write(tmp_path / "b.txt", "x\n\ufeffHello\n"), task="causal")
+    assert mid.vocab == ["hello", "x", "\ufeff"]  # past the start it is a character (not \w, not space)
+
+
 def test_min_count_by_hand(tmp_path):
     c = text_corpus(write(tmp_path / "a.txt", HAND), min_count=2, splits=(1, 0, 0))
     assert c.vocab == ["dog", "the", "[UNK]", "[MASK]"]
@@ -190,6 +197,23 @@ def test_tokenizer_json(tmp_path):
     c = text_corpus(f, tokenizer=str(tmp_path / "tokenizer.json"), task="causal")
     assert words(c) == [["the", "dog", "runs"], ["the", "[UNK]", "runs"]]  # its [UNK] is ours
     assert c.vocab == ["runs", "the", "dog", "[UNK]"] and c.provenance["reading"]["unk_tokens"] == 1
+
+
+def test_tokenizer_json_errors(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+
+    from tying.core.errors import InputError
+
+    f = write(tmp_path / "a.txt", "the [MASK] runs\n")
+    with pytest.raises(InputError, match="not a tokenizer.json"):
+        text_corpus(f, tokenizer=str(write(tmp_path / "bad.json", "{not json")))
+    tok = tokenizers.Tokenizer(WordLevel({"[UNK]": 0, "the": 1, "[MASK]": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = WhitespaceSplit()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    with pytest.raises(InputError, match=r"writes the reserved token '\[MASK\]'"):
+        text_corpus(f, tokenizer=str(tmp_path / "tokenizer.json"))
 
 
 # ------------------------------------------------------------------ memory
