@@ -121,7 +121,7 @@ def test_long_lines(tmp_path, rule, expected, count):
     c = text_corpus(write(tmp_path / "a.txt", HAND), max_length=4, long_lines=rule, splits=(1, 0, 0))
     assert words(c) == expected
     r = c.provenance["reading"]
-    assert r["long"] == count and r["long_" + {"drop": "dropped", "truncate": "truncated", "chunk": "chunked"}[rule]]
+    assert r["long"] == count and r["sequences"] == len(expected) and r["tokens"] == sum(map(len, expected))
     assert c.max_len <= 4 and c.provenance["parameters"]["long_lines"] == rule
 
 
