@@ -88,22 +88,22 @@ class _Tokenizer:
 
 def _chunks(path: Path, sha):
     """Texts of whole lines, each ending in "\\n"; raises on a NUL byte or invalid UTF-8, naming where."""
-    rest, line, offset = b"", 1, 0
+    pending, line, offset = [], 1, 0  # pending: the blocks of a line not ended yet
     with open(path, "rb") as f:
         while True:
             block = f.read(CHUNK)
             sha.update(block)
-            data = rest + block
             if block:
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:  # a line longer than a chunk: read on
-                    rest = data
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:  # a line longer than a chunk: read on (joined once, not copied per block)
+                    pending.append(block)
                     continue
+                part, pending = b"".join(pending + [block[:cut]]), [block[cut:]]
             else:
-                if not data:
+                part = b"".join(pending)
+                if not part:
                     return
-                data, cut = data + b"\n" * (not data.endswith(b"\n")), len(data) + (not data.endswith(b"\n"))
-            part, rest = data[:cut], data[cut:]
+                part += b"\n" * (not part.endswith(b"\n"))
             nul = part.find(b"\0")
             if nul >= 0:
                 where = line + part.count(b"\n", 0, nul)
@@ -121,7 +121,8 @@ def _chunks(path: Path, sha):
 
 
 def read_tokens(path, tokenizer: str = "words"):
-    """(ids int32, lengths int64 per line, names of the ids, file sha256, lines read), ids in order of appearance."""
+    """(ids int32, tokens per line int32, names of the ids, the file's sha256, lines read, the tokenizer);
+    ids in order of first appearance, 0 for none (it marked the line ends)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"text file not found: {path}")
@@ -224,8 +225,7 @@ def text_corpus(path, *, tokenizer: str = "words", min_count: int = 1, task: str
                            "long_lines": long_lines, "splits": fr.tolist()},
             "file_sha256": sha,
             **({"tokenizer_sha256": tok.sha256} if tok.hf is not None else {}),
-            "reading": {"lines_read": lines, "blank": blank, "long": n_long,
-                        "long_" + {"drop": "dropped", "truncate": "truncated", "chunk": "chunked"}[long_lines]: n_long,
+            "reading": {"lines_read": lines, "blank": blank, "long": n_long,  # what befell them: long_lines
                         "sequences": n, "tokens_read": tokens_read, "tokens": len(ids),
                         "types": int(np.count_nonzero(counts[1:])), "unk_tokens": unk_tokens,
                         "unk_types": int(np.count_nonzero(rare & (counts > 0)))},
