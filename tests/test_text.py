@@ -4,7 +4,7 @@ Every text is made here: a few hand-written lines, or sentences of the built-in
 toy-english grammar written to tmp_path (with punctuation, case and spacing
 added by a seeded rule), so no outside text enters the repo.
 """
-import re
+import hashlib
 import subprocess
 import sys
 import tracemalloc
@@ -84,7 +84,6 @@ def test_words_by_hand(tmp_path):
     r = c.provenance["reading"]
     assert (r["lines_read"], r["blank"], r["sequences"], r["tokens"], r["types"], r["unk_tokens"]) == \
         (5, 2, 3, 14, 12, 0)
-    import hashlib
     assert c.provenance["file_sha256"] == hashlib.sha256(HAND.encode()).hexdigest()
     assert c.provenance["generator"] == "text" and c.provenance["parameters"]["tokenizer"] == "words"
 
