@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tying.core import interrupt
 from tying.core.errors import InputError
 from tying.core.version import package_version
 from .corpus import TASKS, Corpus, Realization
@@ -132,12 +131,11 @@ def read_tokens(path, tokenizer: str = "words"):
     ids, used, lengths, lines = np.zeros(0, np.int32), 0, [], 0
     sha = hashlib.sha256()
     for text in _chunks(path, sha):
-        with interrupt.deferred():
-            toks = tok.tokens(text)
-            for t in dict.fromkeys(toks):  # the chunk's types, in order of first appearance
-                if t not in index:
-                    index[t] = len(index)
-            a = np.fromiter(map(index.__getitem__, toks), np.int32, len(toks))
+        toks = tok.tokens(text)
+        for t in dict.fromkeys(toks):  # the chunk's types, in order of first appearance
+            if t not in index:
+                index[t] = len(index)
+        a = np.fromiter(map(index.__getitem__, toks), np.int32, len(toks))
         ends = np.flatnonzero(a == 0)
         lengths.append((np.diff(ends, prepend=-1) - 1).astype(np.int32))
         a = a[a != 0]
