@@ -1,8 +1,9 @@
-"""`text_corpus` and `tying generate text`: tokenizing, counting, splitting, bad input, transforms, truth.
+"""`text_corpus` and `tying generate text`: tokenizing, counting, splitting, memory, bad input.
 
-Every text is made here: a few hand-written lines, or sentences of the built-in
-toy-english grammar written to tmp_path (with punctuation, case and spacing
-added by a seeded rule), so no outside text enters the repo.
+Every text is made here (text_fixtures.py): a few hand-written lines, or
+sentences of the built-in toy-english grammar written to tmp_path (with
+punctuation, case and spacing added by a seeded rule), so no outside text
+enters the repo.
 """
 import hashlib
 import subprocess
@@ -16,56 +17,10 @@ import pytest
 
 from tying import text_corpus
 from tying.experiments.cli import main
-from tying.generators import Corpus, apply_steps, estimate, exact, load_grammar, pcfg_corpus, report
+from tying.generators import load_grammar, pcfg_corpus
 from tying.generators import text as text_module
 
-HAND = "The dog runs.\n\n  \nA cat, the dog!\r\nDon't\t stop"  # blank, whitespace-only, CRLF, no final newline
-
-
-def words(c: Corpus) -> list[list[str]]:
-    return [[c.meanings[m] for m in c.sequence(i)] for i in range(c.n_sequences)]
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def scan(line: str) -> list[str]:
-    """A second tokenizer, character by character: runs of alphanumerics/_ are words, other non-space
-    characters stand alone (the `words` rule, written without a regex)."""
-    out, word = [], ""
-    for ch in line.lower():
-        if ch.isalnum() or ch == "_":
-            word += ch
-            continue
-        if word:
-            out.append(word)
-            word = ""
-        if not ch.isspace():
-            out.append(ch)
-    return out + ([word] if word else [])
-
-
-def noisy_sentences(n: int, seed: int) -> str:
-    """Toy-english sentences with capitals, punctuation, accented words, tabs, runs of spaces, CRLF and
-    blank lines mixed in by a seeded rule."""
-    c = pcfg_corpus(load_grammar("toy-english"), n, seed, task="causal", splits=(1, 0, 0))
-    rng = np.random.default_rng(seed)
-    lines = []
-    for line in c.export("text").splitlines():
-        ws = line.split()
-        out = []
-        for w in ws:
-            r = rng.random()
-            w = w.capitalize() if r < 0.1 else w + rng.choice([",", ";", "'s", "-x"]) if r < 0.2 else \
-                "café" if r < 0.22 else "ÜBER" if r < 0.23 else w
-            out.append(w)
-        sep = rng.choice([" ", "  ", "\t", " \t "])
-        lines.append(sep.join(out) + rng.choice([".", "!", "?", ""]))
-        if rng.random() < 0.05:
-            lines.append(rng.choice(["", "   ", "\t"]))
-    return "".join(line + rng.choice(["\n", "\r\n"]) for line in lines)
+from text_fixtures import HAND, noisy_sentences, scan, words, write
 
 
 @pytest.fixture(scope="module")
@@ -303,73 +258,3 @@ def test_the_real_command(tmp_path):
     help_ = subprocess.run([sys.executable, "-m", "tying", "generate", "text", "--help"], capture_output=True,
                            text=True)
     assert help_.returncode == 0 and "example" in help_.stdout and "--min-count" in help_.stdout
-
-
-# ------------------------------------------------------------------ transforms and truth
-def relation(c: Corpus, a: str, b: str) -> dict:
-    (r,) = [r for r in c.relations if {c.vocab[r["a"]], c.vocab[r["b"]]} == {a, b}]
-    return r
-
-
-@pytest.mark.parametrize("task", ["mlm", "causal"])
-def test_transforms_on_a_text_corpus(noisy, tmp_path, task):
-    c = text_corpus(noisy, task=task)
-    top = c.meanings[0]
-    s = apply_steps(c, [("split", f"{top}:0.5,0.5")], 0)
-    assert (relation(s, f"{top}#1", f"{top}#2")["se"], relation(s, f"{top}#1", f"{top}#2")["ce"]) == (True, True)
-    s = apply_steps(c, [("split", f"{top}:0.3,0.7")], 0)
-    assert (relation(s, f"{top}#1", f"{top}#2")["se"], relation(s, f"{top}#1", f"{top}#2")["ce"]) == (True, False)
-    before = Counter(x[i - 1] for x in words(c) for i in range(1, len(x)) if x[i] == "the")
-    preceding = [w for w, _ in before.most_common(2)]  # words that do precede 'the', so its variants are targets
-    a = apply_steps(c, [("allomorph", f"the:{'+'.join(preceding)}/^")], 0)
-    assert relation(a, "the#1", "the#2")["ce"] is False
-    assert relation(a, "the#1", "the#2")["se"] is (task == "causal")
-    m = apply_steps(c, [("merge", "the,a")], 0)
-    assert "the|a" in m.vocab and "the" not in m.vocab and m.provenance["transforms"][-1]["meanings"] == ["the", "a"]
-    for x in (s, a, m):
-        x.save(tmp_path / f"{task}.npz", force=True)
-        back = Corpus.load(tmp_path / f"{task}.npz")
-        assert back.digest() == x.digest() and back.relations == x.relations
-
-
-def test_twins_from_the_command_line_and_inspect(noisy, tmp_path, capsys):
-    out = tmp_path / "tw.npz"
-    rc, text, err = run(capsys, "generate", "text", "--file", noisy, "--twins", "100:0.5", "--seed", 2, "-o", out)
-    assert rc == 0, err
-    c = Corpus.load(out)
-    plain = text_corpus(noisy, seed=2)
-    assert len(c.relations) == 100 and all(r["se"] and r["ce"] for r in c.relations)
-    assert c.provenance["transforms"][0]["symbols"] == plain.meanings[:100]  # the 100 most frequent
-    assert c.vocab_size == plain.vocab_size + 100 and np.array_equal(c.seqs, plain.seqs)
-    rc, text, _ = run(capsys, "inspect", out)
-    assert rc == 0 and "ESTIMATED" in text
-
-
-def test_ngram_truth_is_the_bigram_count(noisy):
-    c = text_corpus(noisy, task="causal", splits=(1, 0, 0))
-    t = estimate(c, k=1)
-    pairs = Counter((s[i - 1], s[i]) for s in words(c) for i in range(1, len(s)))
-    prev = Counter()
-    for (x, _), n in pairs.items():
-        prev[x] += n
-    assert t.n_samples == sum(pairs.values()) == len(c.seqs) - c.n_sequences
-    got = {}
-    for i in range(t.n_contexts):
-        for j in range(t.indptr[i], t.indptr[i + 1]):
-            got[(c.vocab[t.keys[i, 0]], c.vocab[t.sym[j]])] = t.p_cond[j]
-    assert got.keys() == pairs.keys()
-    assert max(abs(got[p] - n / prev[p[0]]) for p, n in pairs.items()) < 1e-12
-    t2 = estimate(c, k=2)  # negative control: two words of context are not the bigram
-    assert t2.n_contexts > t.n_contexts and abs(t2.cross_entropy() - t.cross_entropy()) > 1e-3
-    # a context of the whole prefix is the exact population's (identity realization: one draw suffices)
-    assert estimate(c, k=c.max_len).cross_entropy() == pytest.approx(exact(c).cross_entropy(), abs=1e-12)
-    rep = report(c)
-    assert rep["bayes_optimal"]["all"]["cross_entropy"] == pytest.approx(exact(c).cross_entropy(), abs=1e-12)
-
-
-def test_ngram_report_on_a_transformed_text_corpus(noisy):
-    c = apply_steps(text_corpus(noisy, task="causal", splits=(1, 0, 0)), [("twins", "50:0.5")], 0)
-    rep = report(c, k=1)
-    gt = rep["ground_truth"]
-    assert gt["method"] == "ngram" and gt["n_samples"] == len(c.seqs) - c.n_sequences
-    assert len(rep["relations"]) == 50 and all(r["semantic_equivalent"] for r in rep["relations"])
