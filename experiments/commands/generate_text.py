@@ -30,7 +30,7 @@ parts of speech: an allomorph lists its preceding symbols (the:saw+knew/^).
 
 """
 
-EPILOG = TOKENIZERS_HELP + TRANSFORMS_HELP.format(pos="") + """
+EPILOG = TOKENIZERS_HELP + TRANSFORMS_HELP.format(pos=";\n                            a text corpus has no parts of speech: list symbols, no @POS") + """
 example (the paper's MLM experiment on your own text):
   tying generate text --file sentences.txt --min-count 5 --twins 100:0.5 -o twins.npz
 """
