@@ -119,6 +119,13 @@ def markdown(res: dict, png: str) -> str:
               *[f"- parity-7 population ({'the train split' if k.endswith('train') else 'all 128 strings'}): "
                 f"{v['targets']:,} (context, target) pairs enumerated in {1e3 * v['seconds']:.1f} ms"
                 for k, v in g.items() if k.startswith("parity7")]]
+    if "text" in g:  # results written before the text benchmark existed have none
+        t = g["text"]
+        w = t["words"]
+        lines += [f"- `text_corpus` on a {t['file_bytes'] / 1e6:.0f} MB file: words **{w['tokens_per_s'] / 1e6:.2f} M "
+                  f"tokens/s** ({t['words_vs_naive_mb_per_s']:.2f}x the MB/s of a naive split + dict pass), peak "
+                  f"memory {w['rss_ratio']:.2f}x the file; chars {t['chars']['tokens_per_s'] / 1e6:.2f} M "
+                  f"tokens/s, {t['chars']['rss_ratio']:.2f}x (targets 1 M/s, 3x)."]
     s = res["sweep"]
     n_all = s["quick_runs"]
     lines += ["", "## Sweep throughput", "",

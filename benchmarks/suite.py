@@ -291,6 +291,9 @@ def generators(quick: bool, log=print) -> dict:
 
     pcfg = bench_pcfg.run(sentences=20_000 if quick else 200_000, repeats=2 if quick else 3)
     out = {"pcfg": pcfg}
+    from . import bench_text
+
+    out["text"] = bench_text.run(megabytes=10 if quick else 100, repeats=1 if quick else 2, trace=not quick)
     for split in ("train", None):
         corpus = parity_corpus(7, splits=(0.9, 0.1, 0.0) if split else (1.0, 0.0, 0.0))
         enumerate_population(corpus, split)  # compile outside the timing

@@ -11,6 +11,7 @@ The face (what the layers above may import)::
     Corpus, SPLITS, TASKS            corpus.py       the .npz format
     parity_corpus, PAPER_SPLIT_SEED  parity.py       the paper's XOR task
     load_grammar, pcfg_corpus, ...   pcfg.py         NLTK-format PCFGs
+    text_corpus                      text.py         a text file, one sentence per line
     transforms, FORMS, apply_steps   transforms.py, steps.py   DH transforms
     exact, estimate, report,         truth.py        ground truth
     relation_pairs
@@ -26,9 +27,10 @@ from .parity import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
 from .pcfg import BUILTIN, GRAMMAR_DIR, load_grammar, parse_grammar, pcfg_corpus
 from .population import MAX_ROWS, enumerate_population, not_enumerable
 from .steps import FORMS, apply_steps
+from .text import text_corpus
 from .truth import estimate, exact, relation_pairs, report
 
 __all__ = ["transforms", "SPLITS", "TASKS", "Corpus", "Examples", "Stream", "MAX_BITS", "PAPER_SPLIT_SEED",
            "check_weights", "parity_corpus", "BUILTIN", "GRAMMAR_DIR", "load_grammar", "parse_grammar",
            "pcfg_corpus", "MAX_ROWS", "enumerate_population", "not_enumerable", "FORMS", "apply_steps",
-           "estimate", "exact", "relation_pairs", "report", "AuditTable", "audit"]
+           "estimate", "exact", "relation_pairs", "report", "AuditTable", "audit", "text_corpus"]

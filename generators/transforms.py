@@ -308,8 +308,11 @@ def allomorph(corpus: Corpus, symbol: str, groups) -> Corpus:
                 g_start = i
                 continue
             if member.startswith("@"):
+                if not pos:
+                    raise InputError(f"allomorph {symbol}: {member!r} names a part of speech, but this corpus "
+                                     "has none (it does not come from a grammar): list the preceding symbols")
                 if member[1:] not in pos:
-                    known = ", ".join("@" + p for p in pos) or "none: the corpus does not come from a grammar"
+                    known = ", ".join("@" + p for p in pos)
                     raise InputError(f"allomorph {symbol}: unknown part of speech {member!r} (known: {known})")
                 ms = [corpus.meanings.index(w) for w in pos[member[1:]] if w in corpus.meanings]
             else:

@@ -2,7 +2,7 @@
 
 The face of the package.  Each name below lives in one layer (docs/architecture.md)::
 
-    corpora       parity_corpus, pcfg_corpus, load_grammar, Corpus, transforms, exact, audit
+    corpora       parity_corpus, pcfg_corpus, text_corpus, load_grammar, Corpus, transforms, exact, audit
     models        ModelConfig, TrainConfig, train, Run, Optimizer, ARCHS
     theory        verify
     experiments   sweep, reproduce_paper, analyze
@@ -33,6 +33,7 @@ _FACE = {
     "parity_corpus": ".generators",
     "pcfg_corpus": ".generators",
     "load_grammar": ".generators",
+    "text_corpus": ".generators",
     "Corpus": ".generators",
     "transforms": ".generators",
     "exact": ".generators",

@@ -1,6 +1,6 @@
 """``tying generate GENERATOR ...``: write a corpus file (.npz).
 
-Shared option helpers for generator subcommands (``generate_pcfg`` uses them):
+Shared option helpers for generator subcommands (``generate_pcfg`` and ``generate_text`` use them):
 ``add_output_options``, ``add_seed_option``, ``weight_list``,
 ``check_output`` and ``write_corpus``.
 """
@@ -96,6 +96,7 @@ def register(subparsers) -> None:
     add_output_options(pp)
     pp.set_defaults(func=run_parity)
 
-    from . import generate_pcfg  # it imports this module's helpers, so not at the top
+    from . import generate_pcfg, generate_text  # they import this module's helpers, so not at the top
 
     generate_pcfg.register(gsub)
+    generate_text.register(gsub)
