@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 
 from tying.core import atomic
-from tying.core.errors import InputError
-from tying.generators import AuditTable, Corpus
+from tying.generators import AuditTable, Corpus, text_corpus
 
 FILES = ("audit.csv", "audit.json", "audit.png", "audit.pdf")
 DEFINITIONS = {
@@ -34,12 +33,16 @@ DEFINITIONS = {
 }
 
 
-def corpus_from_source(source: str | Path) -> Corpus:
-    """The corpus named by ``tying audit``'s CORPUS argument: a corpus ``.npz`` (``tying generate``)."""
+def corpus_from_source(source: str | Path, **text_options) -> Corpus:
+    """The corpus named by ``tying audit``'s CORPUS argument.
+
+    A ``.npz`` is a corpus file (``tying generate``); anything else is read as text, one sentence per line,
+    by ``text_corpus`` with ``text_options`` (tokenizer, min_count, task, max_length, ...).
+    """
     path = Path(source)
-    if path.suffix.lower() != ".npz":
-        raise InputError(f"CORPUS must be a corpus .npz file (made by tying generate), got {path}")
-    return Corpus.load(path)
+    if path.suffix.lower() == ".npz":
+        return Corpus.load(path)
+    return text_corpus(path, **text_options)
 
 
 def tie_cost_pairs(table: AuditTable) -> list[dict]:
@@ -94,7 +97,7 @@ def summary(table: AuditTable) -> list[str]:
         lines.append(f"  {r['a_name']:<12} {r['b_name']:<12} D {r['ce_dist']:.4f} [{r['ce_lo']:.4f}, "
                      f"{r['ce_hi']:.4f}] nats   se_dist {r['se_dist']:.4f} [{r['se_lo']:.4f}, {r['se_hi']:.4f}]")
     if m["n_contexts"] and m["singleton_contexts"] > m["n_contexts"] / 2:
-        lines.append(f"note: most contexts were seen once, so D is overstated (each such context with a or b "
-                     f"adds p(x) ln 2); try a smaller --k or a larger corpus")
+        lines.append("note: most contexts were seen once, so D is overstated (each such context with a or b "
+                     "adds p(x) ln 2); try a smaller --k or a larger corpus")
     return lines
 

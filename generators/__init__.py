@@ -27,10 +27,10 @@ from .parity import MAX_BITS, PAPER_SPLIT_SEED, check_weights, parity_corpus
 from .pcfg import BUILTIN, GRAMMAR_DIR, load_grammar, parse_grammar, pcfg_corpus
 from .population import MAX_ROWS, enumerate_population, not_enumerable
 from .steps import FORMS, apply_steps
-from .text import text_corpus
+from .text import LONG_LINES, text_corpus
 from .truth import estimate, exact, relation_pairs, report
 
 __all__ = ["transforms", "SPLITS", "TASKS", "Corpus", "Examples", "Stream", "MAX_BITS", "PAPER_SPLIT_SEED",
            "check_weights", "parity_corpus", "BUILTIN", "GRAMMAR_DIR", "load_grammar", "parse_grammar",
            "pcfg_corpus", "MAX_ROWS", "enumerate_population", "not_enumerable", "FORMS", "apply_steps",
-           "estimate", "exact", "relation_pairs", "report", "AuditTable", "audit", "text_corpus"]
+           "estimate", "exact", "relation_pairs", "report", "AuditTable", "audit", "LONG_LINES", "text_corpus"]

@@ -15,7 +15,8 @@ import pytest
 
 from tying.experiments.audit import to_csv
 from tying.experiments.cli import main
-from tying.generators import audit, estimate, exact, parity_corpus, parse_grammar, pcfg_corpus, transforms
+from tying.generators import (audit, estimate, exact, parity_corpus, parse_grammar, pcfg_corpus, text_corpus,
+                              transforms)
 from tying.generators.audit import _Stats, exact_distances
 
 KL_01 = math.log(2) + 0.1 * math.log(0.1) + 0.9 * math.log(0.9)  # KL(Bern(0.1) || Bern(1/2))
@@ -285,7 +286,8 @@ def test_cli_writes_loadable_files_and_lists_the_costly_pairs(tmp_path, capsys):
 
 BAD = [
     ("missing", ["{d}/none.npz", "--out", "{d}/o"], "not found"),
-    ("not-npz", ["{d}/c.txt", "--out", "{d}/o"], ".npz"),
+    ("binary-text", ["{d}/bin.txt", "--out", "{d}/o"], "NUL"),
+    ("text-min-count-0", ["{d}/c.txt", "--min-count", "0", "--out", "{d}/o"], "--min-count"),
     ("truncated", ["{d}/bad.npz", "--out", "{d}/o"], "truncated"),
     ("out-exists", ["{d}/c.npz", "--out", "{d}/old"], "exists"),
     ("top-k-1", ["{d}/c.npz", "--top-k", "1", "--out", "{d}/o"], "--top-k"),
@@ -303,12 +305,29 @@ BAD = [
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(args, words, tmp_path, capsys):
     tiny(30).save(tmp_path / "c.npz")
     (tmp_path / "c.txt").write_text("the dog runs\n")
+    (tmp_path / "bin.txt").write_bytes(b"the dog\x00 runs\n")
     (tmp_path / "bad.npz").write_bytes((tmp_path / "c.npz").read_bytes()[:200])
     (tmp_path / "old").mkdir()
     before = sorted(p.name for p in tmp_path.iterdir())
     rc, out, err = run(capsys, "audit", *[a.format(d=tmp_path) for a in args])
     assert rc == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err and words in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output folder, no temp folder
+
+
+def test_a_text_file_is_audited_as_its_text_corpus(tmp_path, capsys):
+    lines = [" ".join(tiny(400, seed=5).meanings[m] for m in seq) for seq in
+             (tiny(400, seed=5).sequence(i) for i in range(400))]
+    (tmp_path / "s.txt").write_text("\n".join(lines) + "\n")
+    text_corpus(tmp_path / "s.txt", task="causal", min_count=2).save(tmp_path / "s.npz")
+    opts = ["--top-k", 4, "--k", 2, "--boot", 20]
+    assert run(capsys, "audit", tmp_path / "s.txt", "--task", "causal", "--min-count", 2, *opts, "--out",
+               tmp_path / "t")[0] == 0
+    assert run(capsys, "audit", tmp_path / "s.npz", *opts, "--out", tmp_path / "n")[0] == 0
+    text, npz = ((tmp_path / d / "audit.csv").read_text() for d in "tn")
+    assert text == npz and len(text.splitlines()) == 1 + 6
+    # the control: the text's own options reach the reader (mlm here, so other targets and numbers)
+    assert run(capsys, "audit", tmp_path / "s.txt", "--min-count", 2, *opts, "--out", tmp_path / "m")[0] == 0
+    assert (tmp_path / "m" / "audit.csv").read_text() != npz
 
 
 def test_the_real_command_in_a_subprocess(tmp_path):

@@ -8,6 +8,8 @@ from tying.experiments.audit import corpus_from_source, summary, write_audit
 from tying.generators import SPLITS, audit
 from tying.generators.audit import CE_MIN, MIN_TARGETS, SE_MAX
 
+from .corpus_options import add_text_options, text_args
+
 EPILOG = f"""\
 For every pair of the K most frequent target symbols, estimated from the
 N-symbol contexts of the targets (N on each side for mlm, N before for causal):
@@ -34,11 +36,15 @@ ce_gap excludes 0, else yes.  A pair is listed as close to SE but far from CE
 --ce-min nats (default {CE_MIN:g}: merging the two output rows raises the
 perplexity by at least 0.1%).
 
+A CORPUS that is not a .npz is read as text, one sentence per line, with the
+tokenizers of tying generate text (see its --help), seed 0 for the split.
+
 writes DIR/audit.csv, DIR/audit.json (with the definitions), DIR/audit.png/.pdf
 
 example:
   tying generate pcfg --sequences 20000 --split the:0.5,0.5 --split dog:0.1,0.9 -o c.npz
   tying audit c.npz --top-k 20 --k 2 --boot 200 --out audit-c
+  tying audit sentences.txt --min-count 5 --out audit-text
 """
 
 
@@ -52,7 +58,9 @@ def register(subparsers) -> None:
         "samples how far each pair is from semantic equivalence (SE) and from conditional equivalence (CE), "
         "with sample counts and bootstrap intervals, and list the pairs where tying costs the most.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    p.add_argument("corpus", metavar="CORPUS", help="corpus file (.npz, from tying generate)")
+    p.add_argument("corpus", metavar="CORPUS",
+                   help="a corpus file (.npz, from tying generate) or a UTF-8 text file, one sentence per line "
+                   "(read as tying generate text reads it)")
     p.add_argument("--top-k", type=int_at_least(2), default=20, metavar="K",
                    help="audit every pair of the K most frequent targets (default %(default)s)")
     p.add_argument("--k", type=int_at_least(0), default=2, metavar="N",
@@ -68,6 +76,11 @@ def register(subparsers) -> None:
                    help="D above which a pair is far from CE (default %(default)s)")
     p.add_argument("--se-max", type=float, default=SE_MAX, metavar="D",
                    help="largest upper CI end of se_dist for an SE verdict (default %(default)s)")
+    text = p.add_argument_group("a text file CORPUS (ignored for a .npz)")
+    text.add_argument("--task", choices=("mlm", "causal"), default="mlm", help="training task (default %(default)s)")
+    text.add_argument("--max-length", type=int_at_least(1), default=64, metavar="L",
+                      help="longest line in tokens (default %(default)s)")
+    add_text_options(text)
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write")
     p.add_argument("--force", action="store_true", help="replace DIR if it exists")
     p.set_defaults(func=run)
@@ -75,7 +88,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     atomic.check_target(args.out, args.force, folder=True)  # fail before the work, not after it
-    corpus = corpus_from_source(args.corpus)
+    corpus = corpus_from_source(args.corpus, task=args.task, max_length=args.max_length, **text_args(args))
     table = audit(corpus, top_k=args.top_k, k=args.k, boot=args.boot, seed=args.seed,
                   split=None if args.split == "all" else args.split, draws=args.draws, ce_min=args.ce_min,
                   se_max=args.se_max)

@@ -6,7 +6,9 @@ import argparse
 
 from tying.core.errors import InputError
 from tying.core.parsing import float_list
-from tying.generators import FORMS
+from tying.generators import FORMS, LONG_LINES
+
+from .options import int_at_least
 
 TRANSFORMS_HELP = """\
 transforms (repeatable; applied in the order given; they act on surface symbols):
@@ -51,6 +53,21 @@ def add_sentence_options(p: argparse.ArgumentParser, what: str = "sentences") ->
     p.add_argument("--max-length", type=int, default=64, metavar="L", help="longest sentence (default %(default)s)")
     p.add_argument("--splits", default="0.9,0.1,0", metavar="TRAIN,VAL,TEST",
                    help=f"fractions of the {what} (default %(default)s)")
+
+
+def add_text_options(p: argparse.ArgumentParser, note: str = "") -> None:
+    """--tokenizer, --min-count, --long-lines: how a text file becomes a corpus (text_corpus)."""
+    p.add_argument("--tokenizer", default="words", metavar="words|chars|PATH",
+                   help=f"how lines become tokens{note} (default %(default)s; see below)")
+    p.add_argument("--min-count", type=int_at_least(1), default=1, metavar="N",
+                   help=f"tokens seen fewer than N times (in the lines kept) become [UNK]{note} (default %(default)s)")
+    p.add_argument("--long-lines", choices=LONG_LINES, default="drop",
+                   help="a line of more than --max-length tokens is dropped, cut to its first L tokens, or cut "
+                   f"into chunks of at most L{note} (default %(default)s)")
+
+
+def text_args(args) -> dict:
+    return {"tokenizer": args.tokenizer, "min_count": args.min_count, "long_lines": args.long_lines}
 
 
 def add_transform_options(p: argparse.ArgumentParser) -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from tying.generators import apply_steps, text_corpus
 
-from .corpus_options import (TRANSFORMS_HELP, add_sentence_options, add_transform_options, sentence_args,
-                             sentence_parser)
+from .corpus_options import (TRANSFORMS_HELP, add_sentence_options, add_text_options, add_transform_options,
+                             sentence_args, sentence_parser, text_args)
 from .generate import add_output_options, add_seed_option, check_output, write_corpus
-from .options import int_at_least
 
 TOKENIZERS_HELP = """\
 tokenizers:
@@ -42,14 +41,8 @@ def register(gsub) -> None:
         "Tokenize a UTF-8 text file, one sentence per line, into a corpus whose meanings are the tokens (each "
         "written as itself)", EPILOG)
     p.add_argument("--file", required=True, metavar="FILE", help="the text file (UTF-8, one sentence per line)")
-    p.add_argument("--tokenizer", default="words", metavar="words|chars|PATH",
-                   help="how lines become tokens (default %(default)s; see below)")
-    p.add_argument("--min-count", type=int_at_least(1), default=1, metavar="N",
-                   help="tokens seen fewer than N times (in the lines kept) become [UNK] (default %(default)s)")
+    add_text_options(p)
     add_sentence_options(p, "lines, drawn with --seed")
-    p.add_argument("--long-lines", choices=("drop", "truncate", "chunk"), default="drop",
-                   help="a line of more than --max-length tokens is dropped, cut to its first L tokens, or cut "
-                   "into chunks of at most L (default %(default)s)")
     add_seed_option(p, default=0, help="seed of the split and of the coin positions")
     add_transform_options(p)
     add_output_options(p)
@@ -58,8 +51,7 @@ def register(gsub) -> None:
 
 def run(args) -> int:
     check_output(args)
-    corpus = text_corpus(args.file, tokenizer=args.tokenizer, min_count=args.min_count, seed=args.seed,
-                         long_lines=args.long_lines, **sentence_args(args))
+    corpus = text_corpus(args.file, seed=args.seed, **text_args(args), **sentence_args(args))
     corpus = apply_steps(corpus, args.transforms, args.seed)
     write_corpus(corpus, args)
     r = corpus.provenance["reading"]
