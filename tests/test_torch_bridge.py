@@ -1,11 +1,8 @@
-"""tying.torch.StreamDataset against our own training loop, and tying.analyze against our own runs.
+"""tying.torch.StreamDataset against our own training loop (tying.analyze: test_analyze.py).
 
-CI installs the torch extra, so these run there; a checkout without torch skips the bridge's tests
-(the analyze tests need no torch).
+CI installs the torch extra, so these run there; a checkout without torch skips the bridge's tests.
 """
-import csv
 import itertools
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tying
 from tying.core.errors import InputError
-from tying.experiments.lm_claims import twins_claims
-from tying.experiments.results import Group, table_curves
-from tying.generators import Examples, load_grammar, pcfg_corpus, relation_pairs, transforms
+from tying.generators import Examples, load_grammar, pcfg_corpus, transforms
 from tying.models import Model, ModelConfig, TrainConfig
 from tying.models.train import _Trainer
 
@@ -173,114 +167,6 @@ def test_torch_model_on_the_bridge_has_our_loss_curve(corpus):
     assert np.max(np.abs(other - ours[:20])) > 1e-3
 
 
-# ------------------------------------------------------------------------------ analyze
-@pytest.fixture(scope="module", params=[False, True], ids=["untied", "tied"])
-def run(request, twins):
-    tc = TrainConfig(steps=60, batch_size=B, lr=1e-2, record_every=20, eval_every=60, progress=False)
-    return tying.train(twins, ModelConfig(d=6, ff=8, tied=request.param), tc, progress=False)
-
-
-def test_analyze_is_the_analysis_of_the_run(run, twins):
-    tied = run.model_cfg.tied
-    res = tying.analyze(run.E_in[-1], None if tied else run.E_out[-1], twins,
-                        snapshots=(run.emb_steps, run.E_in, run.E_out))
-    pairs = relation_pairs(twins)
-    assert len(pairs) == 4 and res["tied"] is tied
-    np.testing.assert_array_equal(res["steps"], run.emb_steps)
-    np.testing.assert_array_equal(res["pairs"], pairs)
-    tables = ["tied"] if tied else ["untied input", "untied output"]
-    assert list(res["distances"]) == tables
-    group = Group(twins, [run])
-    for t in tables:
-        np.testing.assert_array_equal(res["distances"][t], table_curves(group, pairs, t)[0])
-        E = run.E_out if t == "untied output" else run.E_in  # by hand: the norm of the row difference
-        a, b = res["pairs"].T
-        np.testing.assert_allclose(res["distances"][t], np.sqrt(((E[:, a] - E[:, b]) ** 2).sum(-1)), rtol=1e-14)
-    ra, rb = res["reference_pairs"].T  # the yardstick: random pairs of common plain words
-    assert len(ra) == 60 and not any("#" in twins.vocab[s] for s in np.r_[ra, rb])
-    for t in tables:
-        E = run.E_out if t == "untied output" else run.E_in
-        np.testing.assert_allclose(res["reference"][t], np.median(np.linalg.norm(E[:, ra] - E[:, rb], axis=-1), 1),
-                                   rtol=1e-14)
-    want = [c.__dict__ for c in twins_claims({(0, "model", tied): group})]
-    assert res["claims"][:len(want)] == want and len(want) == len(tables)
-    rows = res["claims"][len(want):]  # P6's sign per recorded pair and table
-    assert len(rows) == len(pairs) * len(tables) and all(r["experiment"] == "relations" for r in rows)
-    assert res["relation"] == ["DH holds"] * 4 and np.all(res["se"] == 1) and np.all(res["ce"] == 1)
-    # the dict form of the snapshots is the same analysis
-    as_dict = {int(s): (a, b) for s, a, b in zip(run.emb_steps, run.E_in, run.E_out)}
-    again = tying.analyze(run.E_in[-1], run.E_out[-1], twins, snapshots=as_dict)
-    assert again["claims"] == res["claims"]
-    assert all(np.array_equal(again["distances"][t], res["distances"][t]) for t in tables)
-
-
-def test_swapping_the_tables_changes_the_analysis(run, twins):
-    if run.model_cfg.tied:
-        pytest.skip("a tied run has one table")
-    res = tying.analyze(run.E_in[-1], run.E_out[-1], twins)
-    swapped = tying.analyze(run.E_out[-1], run.E_in[-1], twins)
-    np.testing.assert_array_equal(swapped["distances"]["untied input"], res["distances"]["untied output"])
-    assert not np.array_equal(swapped["distances"]["untied input"], res["distances"]["untied input"])
-    assert swapped["claims"] != res["claims"]
-
-
-def test_analyze_writes_files_that_load(run, twins, tmp_path):
-    res = tying.analyze(run.E_in[-1], run.E_out[-1], twins, snapshots=(run.emb_steps, run.E_in, run.E_out),
-                        out=tmp_path / "a")
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["analysis.npz", "claims.json", "distances.csv", "distances.pdf", "distances.png"]
-    with open(tmp_path / "a" / "distances.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == sum(d.size for d in res["distances"].values())
-    for r in rows:
-        k, i = list(res["steps"]).index(int(r["step"])), res["pair_names"].index((r["a_name"], r["b_name"]))
-        assert float(r["distance"]) == res["distances"][r["table"]][k, i]
-    assert json.loads((tmp_path / "a" / "claims.json").read_text()) == res["claims"]
-    with np.load(tmp_path / "a" / "analysis.npz") as z:
-        for t, d in res["distances"].items():
-            np.testing.assert_array_equal(z[t.replace(" ", "_")], d)
-            np.testing.assert_array_equal(z["reference_" + t.replace(" ", "_")], res["reference"][t])
-        np.testing.assert_array_equal(z["pairs"], res["pairs"])
-    with pytest.raises(InputError):  # an existing folder is refused
-        tying.analyze(run.E_in[-1], run.E_out[-1], twins, out=tmp_path / "a")
-
-
-def _bad(V):
-    rng = np.random.default_rng(0)
-    E = rng.normal(size=(V, 5))
-    nan = E.copy()
-    nan[3, 1] = np.nan
-    return [
-        ("rows", (E[:-1], None, {}), "rows but the corpus has"),
-        ("3-d", (E[None], None, {}), "must be a (vocabulary, dim) table"),
-        ("nan", (nan, None, {}), "non-finite entry at row 3"),
-        ("out-rows", (E, E[:-2], {}), "E_out has"),
-        ("text", ([["a"]], None, {}), "not a numeric array"),
-        ("snap-width", (E, None, {"snapshots": {0: (E[:, :4], E[:, :4])}, "step": 4}), "different widths"),
-        ("snap-same-step", (E, None, {"snapshots": {4: (E + 1, E + 1)}}), "differs from the final tables"),
-        ("snap-step", (E, None, {"snapshots": {-1: (E, E)}}), "not an integer >= 0"),
-        ("step-before", (E, None, {"snapshots": {4: (E, E)}, "step": 2}), "must be an integer >="),
-        ("snap-count", (E, None, {"snapshots": ([0, 1], E[None], None)}), "2 steps but 1 E_in"),
-        ("snap-kind", (E, None, {"snapshots": 3}), "snapshots must be"),
-    ]
-
-
-@pytest.mark.parametrize("case", range(11))
-def test_analyze_bad_input_is_one_line_and_writes_nothing(twins, tmp_path, case):
-    name, (E_in, E_out, kw), expect = _bad(twins.vocab_size)[case]
-    with pytest.raises(InputError) as e:
-        tying.analyze(E_in, E_out, twins, out=tmp_path / "out", **kw)
-    assert expect in str(e.value) and "\n" not in str(e.value), (name, str(e.value))
-    assert not (tmp_path / "out").exists()
-
-
-def test_good_tables_pass_the_same_checks(twins):
-    """Negative control of the bad-input cases: the same tables, well formed, are accepted."""
-    E = np.random.default_rng(0).normal(size=(twins.vocab_size, 5))
-    res = tying.analyze(E, E + 1, twins, snapshots={0: (E, E + 1), 2: (E, E + 1)}, step=4)
-    assert list(res["steps"]) == [0, 2, 4] and not res["tied"]
-
-
 # ------------------------------------------------------------------------------ imports
 def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -297,12 +183,3 @@ def test_without_torch_the_bridge_says_how_to_get_it():
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
     assert last == "ModuleNotFoundError: tying.torch needs PyTorch: pip install 'tying[torch]'"
-
-
-@needs_torch
-def test_analyze_reads_tensors_as_their_arrays(twins):
-    E = np.random.default_rng(1).normal(size=(twins.vocab_size, 5))
-    t = torch.tensor(E, requires_grad=True)  # a model's live parameter: analyze detaches it
-    a, b = tying.analyze(t, None, twins), tying.analyze(E, E, twins)
-    assert a["tied"] and a["claims"] == b["claims"]
-    np.testing.assert_array_equal(a["distances"]["tied"], b["distances"]["tied"])
