@@ -8,11 +8,12 @@ import pytest
 import tying
 from tying.core.errors import InputError
 from tying.experiments.analysis import distances_csv
-from tying.experiments.cli import main
 from tying.experiments.lm_claims import twins_claims
 from tying.experiments.results import Group, table_curves
 from tying.generators import load_grammar, pcfg_corpus, relation_pairs, transforms
 from tying.models import ModelConfig, TrainConfig
+
+from cli_run import run_cli as cli
 
 try:
     import torch
@@ -145,13 +146,6 @@ def test_analyze_reads_tensors_as_their_arrays(twins):
 
 
 # ------------------------------------------------------------------------------ the command
-def cli(capsys, *argv):
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's errors
-        rc = e.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_the_command_gives_the_apis_analysis(run, twins, tmp_path, capsys):

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from tying.experiments.audit import to_csv
-from tying.experiments.cli import main
 from tying.generators import (audit, estimate, exact, parity_corpus, parse_grammar, pcfg_corpus, text_corpus,
                               transforms)
 from tying.generators.audit import _Stats, exact_distances
+
+from cli_run import run_cli as run
 
 KL_01 = math.log(2) + 0.1 * math.log(0.1) + 0.9 * math.log(0.9)  # KL(Bern(0.1) || Bern(1/2))
 TINY = """
@@ -255,13 +256,6 @@ def test_bootstrap_intervals_cover_about_as_often_as_they_say():
 
 
 # ------------------------------------------------------------------ the command
-def run(capsys, *argv):
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's errors
-        rc = e.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_cli_writes_loadable_files_and_lists_the_costly_pairs(tmp_path, capsys):
