@@ -258,3 +258,16 @@ def test_the_real_command(tmp_path):
     help_ = subprocess.run([sys.executable, "-m", "tying", "generate", "text", "--help"], capture_output=True,
                            text=True)
     assert help_.returncode == 0 and "example" in help_.stdout and "--min-count" in help_.stdout
+
+
+def test_the_summary_names_at_most_40_symbols(tmp_path, capsys):
+    words = [f"w{i:02d}" for i in range(50)]  # each seen once, so the vocabulary is alphabetical
+    write(tmp_path / "big.txt", "\n".join(" ".join(words[i:i + 5]) for i in range(0, 50, 5)) + "\n")
+    rc, out, _ = run(capsys, "generate", "text", "--file", tmp_path / "big.txt", "--task", "causal", "-o",
+                     tmp_path / "big.npz")
+    first = out.splitlines()[0]
+    assert rc == 0 and first.endswith("50 symbols: " + " ".join(words[:40]) + " ... (10 more)"), first
+    # the control: a small vocabulary is named whole
+    write(tmp_path / "small.txt", "b a\na\n")
+    rc, out, _ = run(capsys, "generate", "text", "--file", tmp_path / "small.txt", "-o", tmp_path / "s.npz")
+    assert rc == 0 and out.splitlines()[0].endswith("3 symbols: a b [MASK]")

@@ -40,12 +40,17 @@ def check_output(args) -> Path:
     return atomic.check_target(args.output, args.force)
 
 
+SHOWN = 40  # symbols named in the summary line; a text corpus may have tens of thousands (tying inspect lists all)
+
+
 def write_corpus(corpus: Corpus, args) -> Path:
     """Save atomically and print a one-line summary."""
     path = corpus.save(args.output, force=args.force)
     sizes = ", ".join(f"{s} {np.count_nonzero(corpus.split == i)}" for i, s in enumerate(SPLITS))
+    shown = " ".join(corpus.vocab[:SHOWN]) + (f" ... ({corpus.vocab_size - SHOWN} more)" if corpus.vocab_size > SHOWN
+                                              else "")
     print(f"wrote {path}: {corpus.provenance.get('generator', 'corpus')}, {corpus.n_sequences} sequences "
-          f"({sizes}), {corpus.vocab_size} symbols: {' '.join(corpus.vocab)}")
+          f"({sizes}), {corpus.vocab_size} symbols: {shown}")
     return path
 
 
