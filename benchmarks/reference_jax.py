@@ -225,12 +225,12 @@ def check_agreement(cfg: ModelConfig, ex, steps: int = 3, seed: int = 0, tc: Tra
         losses, _, status = ours.run(arrays, s, t, 1)
         loss, G = loss_grad(P, batch_of(ex, s))
         P, m, v = update(P, G, m, v, jnp.float64(t))
-        worst["loss_rel"] = max(worst["loss_rel"], abs(losses[0] - float(loss)) / abs(float(loss)))
+        worst["loss_rel"] = max(worst["loss_rel"], abs(float(losses[0]) - float(loss)) / abs(float(loss)))
         worst["grad_rel"] = max(worst["grad_rel"], _rel(ours.G, G))
         worst["param_rel"] = max(worst["param_rel"], _rel(ours.model.P, P))
         if status >= 0:
             raise JaxAgreementError(f"our loss is not finite at step {t}")
-    out = {"steps": steps, "rtol": rtol, **worst, "ok": max(worst.values()) <= rtol}
+    out = {"steps": steps, "rtol": rtol, **worst, "ok": bool(max(worst.values()) <= rtol)}
     if not out["ok"]:
         raise JaxAgreementError(
             f"ours and JAX disagree (loss {worst['loss_rel']:.2e}, gradient {worst['grad_rel']:.2e}, parameters "
