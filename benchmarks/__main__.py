@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def jax_main(args) -> int:
     if not args.out.parent.is_dir():
         print(f"benchmarks: error: output folder's parent does not exist: {args.out.parent}", file=sys.stderr)
         return 2
+    if hasattr(os, "sched_setaffinity"):  # one core for every thread: XLA still runs its work on pool threads
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before jax loads, so its threads inherit it
     from . import bench_jax
     from .reference_jax import JaxAgreementError
 
