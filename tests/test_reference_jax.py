@@ -104,3 +104,11 @@ def test_jax_benchmark_refuses_a_missing_folder(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 2 and "parent does not exist" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and not out.parent.exists()
+
+
+def test_tying_bench_jax_refuses_a_missing_folder(capsys, tmp_path):
+    from cli_run import run_cli
+
+    rc, _, err = run_cli(capsys, "bench", "--jax", "--out", tmp_path / "no" / "such")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "parent does not exist" in err
+    assert not (tmp_path / "no").exists()
