@@ -32,6 +32,9 @@ def register(subparsers) -> None:
         "training throughput, scaling in d / V / T / batch, the generators and the sweep runner; write "
         "DIR/latest.json, .md and .png (DIR/quick.* with --quick).")
     p.add_argument("--quick", action="store_true", help="about a minute: fewer repeats and scaling points")
+    p.add_argument("--jax", action="store_true",
+                   help="instead: ours end to end against the JAX reference, one core (needs the jax extra, not "
+                   "torch); writes DIR/jax.json and .md")
     p.add_argument("--out", default=None, metavar="DIR", help="results folder (default benchmarks/results)")
     p.set_defaults(func=run)
 
@@ -41,9 +44,11 @@ def run(args) -> int:
     if root is None:
         raise InputError("the benchmarks are not installed with the package: run tying bench from a source "
                          "checkout (pip install '.[bench]')")
-    if importlib.util.find_spec("torch") is None:
+    if args.jax and importlib.util.find_spec("jax") is None:
+        raise InputError("jax is not installed; install the jax extra: pip install '.[jax]'")
+    if not args.jax and importlib.util.find_spec("torch") is None:
         raise InputError("torch is not installed; install the benchmark extra: pip install '.[bench]'")
-    cmd = [sys.executable, "-m", "benchmarks"] + (["--quick"] if args.quick else [])
+    cmd = [sys.executable, "-m", "benchmarks"] + (["--quick"] if args.quick else []) + (["--jax"] if args.jax else [])
     if args.out is not None:
         out = Path(args.out).resolve()
         if not out.parent.is_dir():
