@@ -87,7 +87,9 @@ class ModelConfig:
             self.input_multiplier = real("input_multiplier", self.input_multiplier, 0.0, low_open=True)
         flag("tie_map", self.tie_map)
         if self.tied_dims is not None:
-            self.tied_dims = integer("tied_dims", self.tied_dims, 0, self.d)
+            self.tied_dims = integer("tied_dims", self.tied_dims, 0)
+            if self.tied_dims > self.d:
+                raise InputError(f"tied_dims must be at most d = {self.d}, got {self.tied_dims}")
         for name, on in (("tied_dims", self.tied_dims is not None), ("tie_map", self.tie_map)):
             if on and not self.tied:
                 raise InputError(f"{name} needs tied embeddings (tied=true)")
