@@ -3,7 +3,8 @@
 The face (what the layers above may import)::
 
     ModelConfig, TrainConfig, OBJECTIVES          config.py   plain values, validated once
-    SQRT_D                                        config.py   the input_multiplier that means sqrt(d)
+    SQRT_D, VARIANT_DEFAULTS                      config.py   the input_multiplier that means sqrt(d); the
+                                                              tying variants' neutral values
     archs, ARCHS                                  archs.py    the one table of architectures (REGISTRY):
                                                               codes, kernel modules, paper-small/medium shapes
     Model                                         model.py    parameters, the sharing map, forward
@@ -20,12 +21,12 @@ variants through ``variant_kernels``, their state from ``variants.py``), and
 """
 from . import archs, params
 from .archs import ARCHS
-from .config import OBJECTIVES, SQRT_D, ModelConfig, TrainConfig
+from .config import OBJECTIVES, SQRT_D, VARIANT_DEFAULTS, ModelConfig, TrainConfig
 from .memory import check_memory
 from .model import Model
 from .optimizer import Optimizer
 from .run import Run
 from .train import train, training_stream
 
-__all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "SQRT_D", "ModelConfig", "TrainConfig", "check_memory", "Model",
+__all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "SQRT_D", "VARIANT_DEFAULTS", "ModelConfig", "TrainConfig", "check_memory", "Model",
            "Optimizer", "Run", "train", "training_stream"]

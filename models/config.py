@@ -22,6 +22,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 DTYPES = ("float64", "float32")
 SQRT_D = "sqrt(d)"  # the input multiplier of the original Transformer, T5 and Gemma
+# the tying variants' neutral values: a config holding them is the model as it was before the variants
+VARIANT_DEFAULTS = {"input_grad_scale": 1.0, "input_multiplier": 1.0, "tied_dims": None, "tie_map": False}
 
 
 @dataclass
