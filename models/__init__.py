@@ -28,5 +28,6 @@ from .optimizer import Optimizer
 from .run import Run
 from .train import train, training_stream
 
-__all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "SQRT_D", "VARIANT_DEFAULTS", "ModelConfig", "TrainConfig", "check_memory", "Model",
+__all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "SQRT_D", "VARIANT_DEFAULTS", "ModelConfig", "TrainConfig",
+           "check_memory", "Model",
            "Optimizer", "Run", "train", "training_stream"]

@@ -6,7 +6,8 @@
 The numba training loop (``Optimizer.run``) calls ``variant_kernels.loss_grad_model``
 on ``model.P`` directly; this class is the Python face for inspection and theory
 checks.  ``var`` is the config's tying variant (``variants.state``): E_in and
-E_out are what the roles read (c E[s]; the partially tied or mapped output row).  The kernel module of each architecture comes from ``archs.REGISTRY``.
+E_out are what the roles read (c E[s]; the partially tied or mapped output row).
+The kernel module of each architecture comes from ``archs.REGISTRY``.
 """
 from __future__ import annotations
 

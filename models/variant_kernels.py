@@ -8,9 +8,9 @@ input embedding of s, row V + s its output embedding, the other blocks copied)
 and maps their gradient ``Ge`` back through the sharing map, where the roles'
 gradients accumulate into shared rows as before:
 
-    input role   Pe[s]     = c E[in_row[s]]              E[in_row[s]] += alpha c Ge[s]
-    output role  Pe[V + s] = E[tie_row[s]][:k] | E[out_row[s]][k:]   (the same split of Ge[V + s])
-     tie map     Pe[V + s] = E[out_row[s]] W                E[out_row[s]] += Ge[V + s] W^T,  W += E[out_row[s]]^T Ge[V + s]
+    input role   Pe[s]     = c E[in_row[s]]                   E[in_row[s]] += alpha c Ge[s]
+    output role  Pe[V + s] = E[tie_row[s]][:k] | E[out_row[s]][k:]    (Ge[V + s] split the same way)
+     tie map     Pe[V + s] = E[out_row[s]] W     E[out_row[s]] += Ge[V + s] W^T,  W += E[out_row[s]]^T Ge[V + s]
 
 alpha = 1 is the true gradient; alpha != 1 scales the input role's share of every row it reads.
 A model without a variant never enters these maps (``loss_grad_model``'s first branch).
@@ -86,7 +86,8 @@ def loss_grad_model(arch, P, G, offs, dims, in_row, out_row, var, tokens, length
         return loss_grad_any(arch, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
                              tgt_w, want_grad)
     effective(P, offs, dims, in_row, out_row, tie_row, vi, vf, Pe, offs_e)
-    Ge[:] = 0.0
+    if want_grad:
+        Ge[:] = 0.0
     loss, acc = loss_grad_any(arch, Pe, Ge, offs_e, dims_e, in_e, out_e, tokens, lengths, tgt_seq, tgt_pos,
                               tgt_sym, tgt_w, want_grad)
     if want_grad:
