@@ -29,7 +29,8 @@ NOT_IN_TRAIN = {
     "eval_every": "use `eval_every` in [record]",
     "progress": "a sweep shows one progress bar over runs",
 }
-NATURAL = {"merge_out": ("int", 2), "betas": ("float", 1)}  # list-valued dataclass fields
+# list-valued dataclass fields, and input_multiplier, a number or "sqrt(d)"
+NATURAL = {"merge_out": ("int", 2), "betas": ("float", 1), "input_multiplier": ("any", 0)}
 
 
 def alternatives(name: str, value) -> list[dict]:

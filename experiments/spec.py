@@ -73,7 +73,7 @@ from pathlib import Path
 
 from tying.core.errors import InputError
 from tying.core.limits import check_count
-from tying.models import ModelConfig, TrainConfig
+from tying.models import VARIANT_DEFAULTS, ModelConfig, TrainConfig
 
 from .corpora import generator_function, grammar_ref
 from .grid import NOT_IN_MODEL, SECTIONS, TOP_KEYS, alternatives, count_alternatives, is_int, normalise, options_of
@@ -167,7 +167,9 @@ def _resolve(corpus: dict, model: dict, train: dict, record: dict, seed: int, ba
     tc = TrainConfig(**train, seed=seed, record_every=record.get("every", TrainConfig.record_every),
                      eval_every=record.get("eval_every", TrainConfig.eval_every), progress=False)
     train = {k: v for k, v in tc.to_dict().items() if k not in ("record_every", "eval_every", "progress")}
-    model = {k: v for k, v in ModelConfig(**model).to_dict().items() if k not in NOT_IN_MODEL}
+    # a tying variant at its neutral value is left out, so specs written before the variants keep their run ids
+    model = {k: v for k, v in ModelConfig(**model).to_dict().items()
+             if k not in NOT_IN_MODEL and not (k in VARIANT_DEFAULTS and v == VARIANT_DEFAULTS[k])}
     pairs = record.get("pairs")
     record = {"every": tc.record_every, "eval_every": tc.eval_every, "pairs": pairs}
     return {"corpus": dict(sorted(corpus.items())), "model": model, "train": train, "record": record}

@@ -3,6 +3,8 @@
 The face (what the layers above may import)::
 
     ModelConfig, TrainConfig, OBJECTIVES          config.py   plain values, validated once
+    SQRT_D, VARIANT_DEFAULTS                      config.py   the input_multiplier that means sqrt(d); the
+                                                              tying variants' neutral values
     archs, ARCHS                                  archs.py    the one table of architectures (REGISTRY):
                                                               codes, kernel modules, paper-small/medium shapes
     Model                                         model.py    parameters, the sharing map, forward
@@ -13,17 +15,19 @@ The face (what the layers above may import)::
     params                                        params.py   the flat parameter layout (EMB, OUT_BIAS, D_R, ...)
 
 Kernels (``*_kernels.py``) are small numba functions by topic, arrays in and
-arrays out; ``loop_kernels.train_steps`` runs many steps per call, and
+arrays out; ``loop_kernels.train_steps`` runs many steps per call (tying
+variants through ``variant_kernels``, their state from ``variants.py``), and
 ``Optimizer.run`` is how everything outside this package calls it.
 """
 from . import archs, params
 from .archs import ARCHS
-from .config import OBJECTIVES, ModelConfig, TrainConfig
+from .config import OBJECTIVES, SQRT_D, VARIANT_DEFAULTS, ModelConfig, TrainConfig
 from .memory import check_memory
 from .model import Model
 from .optimizer import Optimizer
 from .run import Run
 from .train import train, training_stream
 
-__all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "ModelConfig", "TrainConfig", "check_memory", "Model",
+__all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "SQRT_D", "VARIANT_DEFAULTS", "ModelConfig", "TrainConfig",
+           "check_memory", "Model",
            "Optimizer", "Run", "train", "training_stream"]

@@ -21,6 +21,9 @@ OBJECTIVES = ("mlm", "causal")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 DTYPES = ("float64", "float32")
+SQRT_D = "sqrt(d)"  # the input multiplier of the original Transformer, T5 and Gemma
+# the tying variants' neutral values: a config holding them is the model as it was before the variants
+VARIANT_DEFAULTS = {"input_grad_scale": 1.0, "input_multiplier": 1.0, "tied_dims": None, "tie_map": False}
 
 
 @dataclass
@@ -43,6 +46,11 @@ class ModelConfig:
     bidirectional: bool | None = None
     activation: str | None = None
     dtype: str = "float64"
+    # tying variants (models/variant_kernels.py); each neutral value leaves the model as it was
+    input_grad_scale: float = 1.0  # alpha: the table receives alpha * (input-role gradient) + output-role gradient
+    input_multiplier: float | str = 1.0  # c, or "sqrt(d)": the input role reads c * E[s]
+    tied_dims: int | None = None  # k: with tied, only the first k of the d columns are shared (None: all)
+    tie_map: bool = False  # with tied, E_out = E W with W a learned d x d matrix starting at the identity
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -70,6 +78,43 @@ class ModelConfig:
         if self.arch == "transformer" and self.d % self.heads:
             raise InputError(f"d={self.d} is not divisible by heads={self.heads}")
         self.merge_out = pairs("merge_out", self.merge_out)
+        self._check_variants()
+
+    def _check_variants(self):
+        self.input_grad_scale = real("input_grad_scale", self.input_grad_scale, 0.0)
+        if self.input_multiplier != SQRT_D:
+            if isinstance(self.input_multiplier, str):
+                raise InputError(f"input_multiplier must be a positive number or {SQRT_D!r}, "
+                                 f"got {self.input_multiplier!r}")
+            self.input_multiplier = real("input_multiplier", self.input_multiplier, 0.0, low_open=True)
+        flag("tie_map", self.tie_map)
+        if self.tied_dims is not None:
+            self.tied_dims = integer("tied_dims", self.tied_dims, 0)
+            if self.tied_dims > self.d:
+                raise InputError(f"tied_dims must be at most d = {self.d}, got {self.tied_dims}")
+        for name, on in (("tied_dims", self.tied_dims is not None), ("tie_map", self.tie_map)):
+            if on and not self.tied:
+                raise InputError(f"{name} needs tied embeddings (tied=true)")
+        if self.tie_map and self.tied_dims not in (None, self.d):
+            raise InputError("tie_map maps the whole tied row: it cannot be combined with tied_dims < d")
+
+    @property
+    def multiplier(self) -> float:
+        """c as a number (sqrt(d) resolved)."""
+        return math.sqrt(self.d) if self.input_multiplier == SQRT_D else float(self.input_multiplier)
+
+    @property
+    def shared_dims(self) -> int:
+        """How many embedding columns the two roles share: d when tied, 0 when untied, else tied_dims."""
+        if not self.tied:
+            return 0
+        return self.d if self.tied_dims is None else self.tied_dims
+
+    @property
+    def variant(self) -> bool:
+        """Whether the roles read the table through a variant (so the kernels need the effective tables)."""
+        return (self.input_grad_scale != 1.0 or self.multiplier != 1.0 or self.tie_map
+                or 0 < self.shared_dims < self.d)
 
     def fit(self, vocab_size: int, seq_len: int, objective: str) -> "ModelConfig":
         """This config with the corpus's shape filled in; refuses a corpus that does not fit."""

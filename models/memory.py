@@ -21,8 +21,8 @@ TOKEN_SLOTS = 1 << 21  # at most this many token slots per sampled chunk, or one
 def n_params(cfg: ModelConfig) -> int:
     """Length of the flat parameter array P of a fitted config (params.layout's size)."""
     V, T, d, n = cfg.vocab_size, cfg.seq_len, cfg.d, cfg.layers
-    R = V if cfg.tied else 2 * V
-    size = R * d + (R if cfg.output_bias else 0) + (T * d if cfg.positional else 0)
+    R = V if cfg.shared_dims == d else 2 * V
+    size = R * d + (R if cfg.output_bias else 0) + (T * d if cfg.positional else 0) + (d * d if cfg.tie_map else 0)
     if cfg.arch == "transformer":
         size += n * (4 * d * d + 9 * d + 2 * cfg.ff * d + cfg.ff)
     elif cfg.arch == "mixer":

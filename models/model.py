@@ -3,9 +3,11 @@
     model = Model.from_corpus(corpus, ModelConfig(arch="mixer", tied=True), seed=0)
     loss, acc, G = model.loss_grad(Stream(corpus).next(1))
 
-The numba training loop (``Optimizer.run``) calls ``dispatch_kernels.loss_grad_any``
+The numba training loop (``Optimizer.run``) calls ``variant_kernels.loss_grad_model``
 on ``model.P`` directly; this class is the Python face for inspection and theory
-checks.  The kernel module of each architecture comes from ``archs.REGISTRY``.
+checks.  ``var`` is the config's tying variant (``variants.state``): E_in and
+E_out are what the roles read (c E[s]; the partially tied or mapped output row).
+The kernel module of each architecture comes from ``archs.REGISTRY``.
 """
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from tying.generators import Examples
 from . import archs, params
 from .archs import PAPER_SMALL
 from .config import ModelConfig
-from .dispatch_kernels import loss_grad_any
 from .params import EMB, OUT_BIAS
+from .variant_kernels import effective, loss_grad_model
+from .variants import state
 
 
 class Model:
@@ -38,6 +41,7 @@ class Model:
         elif np.shape(P) != (size,):
             raise InputError(f"parameter array has shape {np.shape(P)} but the config needs ({size},)")
         self.P = np.ascontiguousarray(P, dtype=cfg.dtype)  # used in place when it already has the dtype
+        self.var = state(cfg, self.P.dtype)
 
     @classmethod
     def from_corpus(cls, corpus, cfg: ModelConfig, seed: int = 0) -> "Model":
@@ -72,8 +76,8 @@ class Model:
         """(loss, weighted accuracy, G) on batch s; G is None when not want_grad."""
         tokens, lengths, seq, pos, sym, w = self._batch(examples, s)
         G = np.zeros_like(self.P)
-        loss, acc = loss_grad_any(self.arch_code, self.P, G, self.offs, self.dims, self.in_row, self.out_row,
-                                  tokens, lengths, seq, pos, sym, w, want_grad)
+        loss, acc = loss_grad_model(self.arch_code, self.P, G, self.offs, self.dims, self.in_row, self.out_row,
+                                    self.var, tokens, lengths, seq, pos, sym, w, want_grad)
         return float(loss), float(acc), (G if want_grad else None)
 
     def loss(self, examples: Examples, s: int = 0) -> tuple[float, float]:
@@ -84,26 +88,42 @@ class Model:
         """The representation h (N, d) that meets the output head at each target of batch s (float64)."""
         tokens, lengths, seq, pos, _, _ = self._batch(examples, s)
         hidden = archs.kernels(self.cfg.arch).hidden
+        if self.cfg.variant:
+            _, _, _, offs_e, dims_e, in_e, _, Pe, _ = self._effective()
+            return hidden(Pe, offs_e, dims_e, in_e, tokens, lengths, seq, pos)
         return hidden(self.P, self.offs, self.dims, self.in_row, tokens, lengths, seq, pos)
 
     # --------------------------------------------------------------- parameters
     def views(self) -> dict[str, np.ndarray]:
         return params.views(self.cfg, self.P)
 
-    def _emb(self) -> np.ndarray:
-        return self.P[self.offs[EMB] : self.offs[EMB + 1]].reshape(-1, self.cfg.d)
+    def _effective(self) -> tuple:
+        """The variant's state with Pe holding what the roles read from the current P."""
+        vi, vf, tie_row, offs_e, *_ = var = self.var
+        effective(self.P, self.offs, self.dims, self.in_row, self.out_row, tie_row, vi, vf, var[7], offs_e)
+        return var
+
+    def _tables(self) -> tuple:
+        """(table, in_row, out_row, offs): where the roles read their embeddings and output bias."""
+        if not self.cfg.variant:
+            return self.P, self.in_row, self.out_row, self.offs
+        _, _, _, offs_e, _, in_e, out_e, Pe, _ = self._effective()
+        return Pe, in_e, out_e, offs_e
 
     def E_in(self) -> np.ndarray:
         """Each symbol's input embedding (V, d), a copy."""
-        return self._emb()[self.in_row]
+        P, in_row, _, offs = self._tables()
+        return P[offs[EMB] : offs[EMB + 1]].reshape(-1, self.cfg.d)[in_row]
 
     def E_out(self) -> np.ndarray:
         """Each symbol's output embedding (V, d), a copy; tied or merged symbols share rows."""
-        return self._emb()[self.out_row]
+        P, _, out_row, offs = self._tables()
+        return P[offs[EMB] : offs[EMB + 1]].reshape(-1, self.cfg.d)[out_row]
 
     def b_out(self) -> np.ndarray:
         """Each symbol's output bias (V,); zeros when the model has none."""
         if not self.cfg.output_bias:
             return np.zeros(self.cfg.vocab_size, self.P.dtype)
-        return self.P[self.offs[OUT_BIAS] : self.offs[OUT_BIAS + 1]][self.out_row]
+        P, _, out_row, offs = self._tables()
+        return P[offs[OUT_BIAS] : offs[OUT_BIAS + 1]][out_row]
 

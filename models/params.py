@@ -12,8 +12,15 @@ embedding ``emb[out_row[s]]`` (its bias ``out_bias[out_row[s]]``).  Untied
 models use separate rows (R = 2V), tied ones the same rows (R = V), and merged
 output rows point two symbols at one row.  Gradients accumulate into shared
 rows, so tying, partial tying and merging are one mechanism.
+
+Tying variants (``variant_kernels``) read the same table: a model tied in only
+its first k < d columns stores untied rows (R = 2V) and its output role reads
+columns < k from the symbol's input row (``tie_row``); a tie map adds the block
+``tie_w`` (d, d) last, so every other block keeps its offset and its init draws.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -39,10 +46,12 @@ LSTM_HEAD = ("proj_w", "proj_b")
 
 
 def sharing_map(cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray, int]:
-    """(in_row, out_row, R) for the config's tying and output-row merges."""
+    """(in_row, out_row, R) for the config's tying and output-row merges.  Only a model that shares all d
+    columns stores tied rows; partial tying keeps untied rows and reads the shared columns at ``tie_row``."""
     V = cfg.vocab_size
     in_row = np.arange(V, dtype=np.int32)
-    out_row = in_row.copy() if cfg.tied else np.arange(V, 2 * V, dtype=np.int32)
+    tied = cfg.shared_dims == cfg.d
+    out_row = in_row.copy() if tied else np.arange(V, 2 * V, dtype=np.int32)
     parent = list(range(V))  # union-find, so merges may chain: (a, b), (b, c)
 
     def find(x):
@@ -55,17 +64,23 @@ def sharing_map(cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray, int]:
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     out_row = out_row[[find(s) for s in range(V)]].astype(np.int32)
-    R = V if cfg.tied else 2 * V
+    R = V if tied else 2 * V
     return in_row, out_row, R
+
+
+def tie_row(cfg: ModelConfig) -> np.ndarray:
+    """The row each symbol's output role reads its shared columns from: the tied model's out_row."""
+    return sharing_map(dataclasses.replace(cfg, tied=True, tied_dims=None, tie_map=False))[1]
 
 
 def blocks(cfg: ModelConfig, R: int) -> list[tuple[str, tuple, str]]:
     """[(name, shape, init)] in canonical order: the common blocks, then the architecture's own
-    (``archs.REGISTRY``). init: normal | uniform:FAN_IN | xavier | zeros | ones."""
+    (``archs.REGISTRY``). init: normal | uniform:FAN_IN | xavier | zeros | ones | identity."""
     d, T = cfg.d, cfg.seq_len
     out = [("emb", (R, d), "normal"), ("out_bias", (R if cfg.output_bias else 0,), "zeros"),
            ("pos", (T if cfg.positional else 0, d), "normal")]
-    return out + REGISTRY[cfg.arch].blocks(cfg)
+    tie = [("tie_w", (d, d), "identity")] if cfg.tie_map else []
+    return out + REGISTRY[cfg.arch].blocks(cfg) + tie
 
 
 def layout(cfg: ModelConfig):
@@ -110,6 +125,8 @@ def init_params(cfg: ModelConfig, seed: int) -> np.ndarray:
             P[a:b] = 0.0
         elif init == "ones":
             P[a:b] = 1.0
+        elif init == "identity":
+            P[a:b] = np.eye(shape[0]).ravel()
         elif init == "xavier":
             bound = np.sqrt(6.0 / (shape[0] + shape[1]))
             P[a:b] = rng.uniform(-bound, bound, n)

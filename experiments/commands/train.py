@@ -26,7 +26,7 @@ except ModuleNotFoundError:  # Python 3.10
 # Options named like the config fields; an option left unset keeps the TOML file's value or the default.
 OPTIONS = {
     "model": ("arch", "tied", "output_bias", "positional", "d", "layers", "heads", "ff", "token_ff", "channel_ff",
-              "hidden", "activation", "dtype"),
+              "hidden", "activation", "dtype", "input_grad_scale", "input_multiplier", "tied_dims", "tie_map"),
     "train": ("steps", "seed", "mode", "batch_size", "optimizer", "lr", "weight_decay", "betas", "eps", "momentum",
               "schedule", "t_max", "eta_min", "record_every", "eval_every"),
 }
@@ -57,6 +57,16 @@ def register(subparsers) -> None:
         m.add_argument("--" + name.replace("_", "-"), type=int, metavar="N")
     m.add_argument("--activation", help="relu or gelu")
     m.add_argument("--dtype", help="float64 (default) or float32")
+    v = p.add_argument_group("tying variants (each needs --tied but --input-grad-scale and --input-multiplier)")
+    v.add_argument("--input-grad-scale", type=float, metavar="ALPHA",
+                   help="the table receives ALPHA x the input role's gradient + the output role's (default 1; "
+                   "the forward pass is unchanged; untied, it scales the input rows' gradient)")
+    v.add_argument("--input-multiplier", type=_multiplier, metavar="C",
+                   help="the input role reads C x the embedding; a number or sqrt(d) (default 1)")
+    v.add_argument("--tied-dims", type=int, metavar="K",
+                   help="share only the first K of the d embedding columns between the roles (0: untied, d: tied)")
+    v.add_argument("--tie-map", **flag, help="output embeddings E W, with W a learned d x d matrix starting at "
+                   "the identity")
     t = p.add_argument_group("training (default: the paper's AdamW and cosine schedule)")
     t.add_argument("--steps", type=int, metavar="N", help="optimizer steps (default 1000)")
     t.add_argument("--seed", type=int, metavar="S", help="model initialisation and data stream seed (default 0)")
@@ -82,6 +92,17 @@ def _pair(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected two numbers like 0.9,0.999, got {text!r}") from None
     return a, b
+
+
+def _multiplier(text: str):
+    from tying.models import SQRT_D
+
+    if text.replace(" ", "") == SQRT_D:
+        return SQRT_D
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or {SQRT_D}, got {text!r}") from None
 
 
 def read_config(path) -> dict:
