@@ -63,8 +63,9 @@ def unpack(rev: str, into: Path) -> Path:
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as e:
         err = getattr(e, "stderr", b"") or b""
-        raise SystemExit(f"benchmarks.endtoend: error: cannot unpack commit {rev!r}: "
-                         f"{err.decode(errors='replace').strip() or e}") from None
+        print(f"benchmarks.endtoend: error: cannot unpack commit {rev!r}: "
+              f"{err.decode(errors='replace').strip() or e}", file=sys.stderr)
+        raise SystemExit(2) from None
     return tree
 
 
