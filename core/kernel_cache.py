@@ -49,3 +49,21 @@ def stamp(namespace: dict, folders=None, compiled_in=()) -> None:
         cache_file = getattr(cache, "_cache_file", None)
         if cache_file is not None and hasattr(cache_file, "_source_stamp"):
             cache_file._source_stamp = (cache_file._source_stamp, deps)
+
+
+def fresh(*dispatchers) -> bool:
+    """Whether every one of these kernels is compiled in memory or has a cache index numba will load
+    (same numba, same source stamp), i.e. whether calling them now starts without a compile.
+
+    An index that holds only other signatures (say float32 parameters) still counts as fresh, so this can
+    miss a compile; it never announces one that does not happen when the cache is current."""
+    for d in dispatchers:
+        if d.overloads:
+            continue
+        cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
+        try:
+            if cache_file is None or not cache_file._load_index():
+                return False
+        except Exception:  # an unreadable index: numba recompiles, and so do we say
+            return False
+    return True

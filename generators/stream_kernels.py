@@ -28,8 +28,9 @@ def choose_variant(weights, variants, m, c, u):
 
 
 @njit(cache=True, inline="always")
-def realize_sequence(seqs, a, L, out, variants, weights, class_of, start_class, copy_src, copy_map, u):
-    """out[t] = the surface of meaning seqs[a + t] for t < L, drawn with the uniform u[t]."""
+def realize_sequence(seqs, a, L, out, o0, variants, weights, class_of, start_class, copy_src, copy_map, u, u0):
+    """out[o0 + t] = the surface of meaning seqs[a + t] for t < L, drawn with the uniform u[u0 + t].
+    Offsets into whole arrays, not row slices: a view per sequence cost a third of the stream."""
     for t in range(L):
         m = seqs[a + t]
         src = copy_src[m]
@@ -37,12 +38,12 @@ def realize_sequence(seqs, a, L, out, variants, weights, class_of, start_class, 
             s = -1
             for j in range(t - 1, -1, -1):
                 if seqs[a + j] == src:
-                    s = copy_map[out[j]]
+                    s = copy_map[out[o0 + j]]
                     break
-            out[t] = s
+            out[o0 + t] = s
         else:
             c = start_class if t == 0 else class_of[seqs[a + t - 1]]
-            out[t] = choose_variant(weights, variants, m, c, u[t])
+            out[o0 + t] = choose_variant(weights, variants, m, c, u[u0 + t])
 
 
 @njit(cache=True)
@@ -50,8 +51,7 @@ def realize_flat(seqs, offsets, variants, weights, class_of, start_class, copy_s
     out = np.empty(seqs.shape[0], np.int32)
     for i in range(offsets.shape[0] - 1):
         a, b = offsets[i], offsets[i + 1]
-        realize_sequence(seqs, a, b - a, out[a:b], variants, weights, class_of, start_class, copy_src, copy_map,
-                         u[a:b])
+        realize_sequence(seqs, a, b - a, out, a, variants, weights, class_of, start_class, copy_src, copy_map, u, a)
     return out
 
 
@@ -75,6 +75,7 @@ def sample_steps(seqs, offsets, maskable, rows, u_real, u_mask, variants, weight
     tgt_sym = np.empty(cap, np.int32)
     tgt_w = np.empty(cap, np.float64)
     surf = np.empty(T, np.int32)
+    u_flat = u_real.reshape(S * B * u_real.shape[2])
     n = 0
     for s in range(S):
         start = n
@@ -82,8 +83,8 @@ def sample_steps(seqs, offsets, maskable, rows, u_real, u_mask, variants, weight
             i = rows[s, b]
             a, e = offsets[i], offsets[i + 1]
             L = e - a
-            realize_sequence(seqs, a, L, surf, variants, weights, class_of, start_class,
-                             copy_src, copy_map, u_real[s, b])
+            realize_sequence(seqs, a, L, surf, 0, variants, weights, class_of, start_class,
+                             copy_src, copy_map, u_flat, (s * B + b) * u_real.shape[2])
             lengths[s, b] = L
             for t in range(L):
                 tokens[s, b, t] = surf[t]

@@ -9,16 +9,18 @@ population when it is enumerable, else on a fixed seeded sample of its stream.
 """
 from __future__ import annotations
 
+import sys
 
 import numpy as np
 from tqdm import tqdm
 
-from tying.core import atomic, interrupt
+from tying.core import atomic, interrupt, kernel_cache
 from tying.generators import Corpus, Examples, Stream, enumerate_population, not_enumerable
 from tying.core.errors import InputError
 
 from .config import ModelConfig, TrainConfig
 from .memory import check_memory
+from .loop_kernels import evaluate, train_steps
 from .model import Model
 from .optimizer import Optimizer
 from .run import Run
@@ -130,6 +132,9 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     if len(corpus.split_ids("train")) == 0:
         raise InputError("the train split of the corpus is empty")
     check_memory(model_cfg.fit(corpus.vocab_size, corpus.max_len, corpus.task), tc)  # before allocating
+    if progress and tc.progress and not kernel_cache.fresh(train_steps, evaluate):
+        # a cold numba cache takes a minute or more before the first step, with nothing else to show
+        print("compiling kernels (first run only)...", file=sys.stderr, flush=True)
     tr = _Trainer(corpus, Model.from_corpus(corpus, model_cfg, seed=tc.seed), tc)
     val = eval_set(corpus, "validation", tc.batch_size, tc.seed)
     val = None if val is None else Optimizer.arrays(val)

@@ -31,6 +31,8 @@ Products are written as row updates y[i, :] += x[i, c] * W^T[c, :] so the
 inner loop runs over contiguous memory and vectorizes without fast-math (which
 would make results depend on the machine); where W^T is needed the kernels read
 a float64 copy of P with each layer's four matrices transposed, made once per call.
+The updates index the arrays element by element instead of passing row slices to
+helpers: at the paper-small width (d = 4) making a view per row cost ~5x the arithmetic.
 """
 import math
 
@@ -76,21 +78,6 @@ def forward_weights(P, offs, dims):
 
 
 @njit(cache=True)
-def axpy(y, a, x):
-    """y += a * x over vectors: one store stream, so it vectorizes."""
-    for c in range(x.shape[0]):
-        y[c] += a * x[c]
-
-
-@njit(cache=True)
-def dot(x, y):
-    s = 0.0
-    for c in range(x.shape[0]):
-        s += x[c] * y[c]
-    return s
-
-
-@njit(cache=True)
 def layer_fwd(P, W, offs, dims, l, X, qx, k0, kn, nq, Q, U, A, XB, O, S, Y1, XH1, RS1, HP, HA, XH2, RS2, Y):
     """Layer l on packed input X: output Y (nq, d) at the query rows, keeping what backward needs
     (Q, U, attention probabilities A (nq, heads, keys), XB, head outputs O, LN1 output Y1, FF HP/HA, LN caches)."""
@@ -102,48 +89,72 @@ def layer_fwd(P, W, offs, dims, l, X, qx, k0, kn, nq, Q, U, A, XB, O, S, Y1, XH1
     WoT, bo = mat(W, offs, l, OUT_W, d, d), block(W, offs, l, OUT_B)
     W1T, b1 = mat(W, offs, l, FF_W1, d, F), block(W, offs, l, FF_B1)
     W2T, b2 = mat(W, offs, l, FF_W2, F, d), block(W, offs, l, FF_B2)
+    # Every update below is y[.., o] += a * w[c, o] with c in the outer loop: the order of the sums of
+    # every element is that of a row-by-row product, and indexing instead of slicing makes no views.
     for i in range(nq):
         t, j0, n = qx[i], k0[i], kn[i]
-        Q[i] = b_in[:d]
+        for o in range(d):
+            Q[i, o] = b_in[o]
         for c in range(d):
-            axpy(Q[i], X[t, c], WT[c, :d])
+            a = X[t, c]
+            for o in range(d):
+                Q[i, o] += a * WT[c, o]
         for h in range(H):
             lo, hi = h * dh, (h + 1) * dh
             # scores q.k_j = u.x_j + q.b_k with u = Wk^T q; q.b_k is the same for every key and cancels
-            U[i, h] = 0.0
+            for c in range(d):
+                U[i, h, c] = 0.0
             for o in range(lo, hi):
-                axpy(U[i, h], scale * Q[i, o], Wk[o])
+                a = scale * Q[i, o]
+                for c in range(d):
+                    U[i, h, c] += a * Wk[o, c]
             m = -np.inf
             for j in range(n):
-                A[i, h, j] = dot(U[i, h], X[j0 + j])
-                m = max(m, A[i, h, j])
+                s = 0.0
+                for c in range(d):
+                    s += U[i, h, c] * X[j0 + j, c]
+                A[i, h, j] = s
+                m = max(m, s)
             z = 0.0
             for j in range(n):
                 A[i, h, j] = math.exp(A[i, h, j] - m)
                 z += A[i, h, j]
             # sum_j a_j v_j = Wv xbar + b_v with xbar = sum_j a_j x_j, since the a_j sum to 1
-            XB[i, h] = 0.0
+            for c in range(d):
+                XB[i, h, c] = 0.0
             for j in range(n):
                 A[i, h, j] /= z
-                axpy(XB[i, h], A[i, h, j], X[j0 + j])
-            O[i, lo:hi] = b_in[2 * d + lo : 2 * d + hi]
+                a = A[i, h, j]
+                for c in range(d):
+                    XB[i, h, c] += a * X[j0 + j, c]
+            for o in range(lo, hi):
+                O[i, o] = b_in[2 * d + o]
             for c in range(d):
-                axpy(O[i, lo:hi], XB[i, h, c], WT[c, 2 * d + lo : 2 * d + hi])
+                a = XB[i, h, c]
+                for o in range(lo, hi):
+                    O[i, o] += a * WT[c, 2 * d + o]
         for o in range(d):  # residual + out_proj
             S[i, o] = X[t, o] + bo[o]
         for c in range(d):
-            axpy(S[i], O[i, c], WoT[c])
+            a = O[i, c]
+            for o in range(d):
+                S[i, o] += a * WoT[c, o]
     layernorm_fwd(S[:nq], block(W, offs, l, LN1_G), block(W, offs, l, LN1_B), LN_EPS, Y1[:nq], XH1[:nq], RS1[:nq])
     for i in range(nq):
-        HP[i] = b1
+        for f in range(F):
+            HP[i, f] = b1[f]
         for c in range(d):
-            axpy(HP[i], Y1[i, c], W1T[c])
+            a = Y1[i, c]
+            for f in range(F):
+                HP[i, f] += a * W1T[c, f]
         for f in range(F):
             HA[i, f] = act(HP[i, f], kind)
         for o in range(d):
             S[i, o] = Y1[i, o] + b2[o]
         for f in range(F):
-            axpy(S[i], HA[i, f], W2T[f])
+            a = HA[i, f]
+            for o in range(d):
+                S[i, o] += a * W2T[f, o]
     layernorm_fwd(S[:nq], block(W, offs, l, LN2_G), block(W, offs, l, LN2_B), LN_EPS, Y[:nq], XH2[:nq], RS2[:nq])
 
 
@@ -151,7 +162,7 @@ def layer_fwd(P, W, offs, dims, l, X, qx, k0, kn, nq, Q, U, A, XB, O, S, Y1, XH1
 def layer_bwd(P, W, G, offs, dims, l, X, npos, qx, k0, kn, nq, Q, U, A, XB, O, Y1, XH1, RS1, HP, HA, XH2, RS2,
               dY, dX, dS, dY1, dO, dq, du, dxb, dp, dh_ff):
     """Backward of layer_fwd: dY (nq, d) at the query rows -> dX (npos, d) and gradients added into G.
-    The key bias gets no gradient: it cancels in the softmax."""
+    The key bias gets no gradient: it cancels in the softmax.  Updates are indexed, as in layer_fwd."""
     d, H, F, kind = dims[D_D], dims[D_HEADS], dims[D_FF], dims[D_ACT]
     dh = d // H
     scale = 1.0 / math.sqrt(dh)
@@ -164,60 +175,96 @@ def layer_bwd(P, W, G, offs, dims, l, X, npos, qx, k0, kn, nq, Q, U, A, XB, O, Y
     layernorm_bwd(dY[:nq], XH2[:nq], RS2[:nq], block(P, offs, l, LN2_G), dS[:nq],
                   block(G, offs, l, LN2_G), block(G, offs, l, LN2_B))
     for i in range(nq):
-        dY1[i] = dS[i]
-        axpy(gb2, 1.0, dS[i])
-        dh_ff[:] = 0.0
         for o in range(d):
-            axpy(dh_ff, dS[i, o], W2[o])
-            axpy(gW2[o], dS[i, o], HA[i])
+            dY1[i, o] = dS[i, o]
+        for o in range(d):
+            gb2[o] += 1.0 * dS[i, o]
+        for f in range(F):
+            dh_ff[f] = 0.0
+        for o in range(d):
+            a = dS[i, o]
+            for f in range(F):
+                dh_ff[f] += a * W2[o, f]
+            for f in range(F):
+                gW2[o, f] += a * HA[i, f]
         for f in range(F):
             g = dh_ff[f] * act_grad(HP[i, f], kind)
             gb1[f] += g
-            axpy(gW1[f], g, Y1[i])
-            axpy(dY1[i], g, W1[f])
+            for c in range(d):
+                gW1[f, c] += g * Y1[i, c]
+            for c in range(d):
+                dY1[i, c] += g * W1[f, c]
     # y1 = LN1(x + Wo o + bo)
     layernorm_bwd(dY1[:nq], XH1[:nq], RS1[:nq], block(P, offs, l, LN1_G), dS[:nq],
                   block(G, offs, l, LN1_G), block(G, offs, l, LN1_B))
-    dX[:npos] = 0.0
+    for j in range(npos):
+        for c in range(d):
+            dX[j, c] = 0.0
     for i in range(nq):
         t, j0, n = qx[i], k0[i], kn[i]
-        axpy(dX[t], 1.0, dS[i])
-        axpy(gbo, 1.0, dS[i])
-        dO[:] = 0.0
+        for c in range(d):
+            dX[t, c] += 1.0 * dS[i, c]
+        for c in range(d):
+            gbo[c] += 1.0 * dS[i, c]
+        for c in range(d):
+            dO[c] = 0.0
         for o in range(d):
-            axpy(gWo[o], dS[i, o], O[i])
-            axpy(dO, dS[i, o], Wo[o])
-        dq[:] = 0.0
+            a = dS[i, o]
+            for c in range(d):
+                gWo[o, c] += a * O[i, c]
+            for c in range(d):
+                dO[c] += a * Wo[o, c]
+        for c in range(d):
+            dq[c] = 0.0
         for h in range(H):
             lo, hi = h * dh, (h + 1) * dh
             # o_h = Wv_h xbar + b_v
-            dxb[:] = 0.0
+            for c in range(d):
+                dxb[c] = 0.0
             for o in range(2 * d + lo, 2 * d + hi):
                 g = dO[o - 2 * d]
                 gbin[o] += g
-                axpy(gWin[o], g, XB[i, h])
-                axpy(dxb, g, Win[o])
+                for c in range(d):
+                    gWin[o, c] += g * XB[i, h, c]
+                for c in range(d):
+                    dxb[c] += g * Win[o, c]
             # xbar = sum_j a_j x_j,  a = softmax_j(u . x_j)
             ad = 0.0  # sum_j a_j dL/da_j
             for j in range(n):
-                dp[j] = dot(dxb, X[j0 + j])
+                s = 0.0
+                for c in range(d):
+                    s += dxb[c] * X[j0 + j, c]
+                dp[j] = s
                 ad += A[i, h, j] * dp[j]
-                axpy(dX[j0 + j], A[i, h, j], dxb)
-            du[:] = 0.0
+                a = A[i, h, j]
+                for c in range(d):
+                    dX[j0 + j, c] += a * dxb[c]
+            for c in range(d):
+                du[c] = 0.0
             for j in range(n):
                 g = A[i, h, j] * (dp[j] - ad)
-                axpy(du, g, X[j0 + j])
-                axpy(dX[j0 + j], g, U[i, h])
+                for c in range(d):
+                    du[c] += g * X[j0 + j, c]
+                for c in range(d):
+                    dX[j0 + j, c] += g * U[i, h, c]
             # u = scale Wk_h^T q_h
             for o in range(lo, hi):
-                axpy(gWin[d + o], scale * Q[i, o], du)
+                a = scale * Q[i, o]
+                for c in range(d):
+                    gWin[d + o, c] += a * du[c]
             for c in range(d):
-                axpy(dq[lo:hi], scale * du[c], WT[c, d + lo : d + hi])
+                a = scale * du[c]
+                for o in range(lo, hi):
+                    dq[o] += a * WT[c, d + o]
         # q = Wq x_t + b_q
-        axpy(gbin[:d], 1.0, dq)
         for o in range(d):
-            axpy(gWin[o], dq[o], X[t])
-            axpy(dX[t], dq[o], Win[o])
+            gbin[o] += 1.0 * dq[o]
+        for o in range(d):
+            a = dq[o]
+            for c in range(d):
+                gWin[o, c] += a * X[t, c]
+            for c in range(d):
+                dX[t, c] += a * Win[o, c]
 
 
 @njit(cache=True)

@@ -89,3 +89,34 @@ def test_the_package_kernels_count_every_layer_with_kernels():
 
     layers = {Path(p).name for p in kernel_cache._layers()}
     assert layers == {"generators", "models"}, layers
+
+
+FRESH = textwrap.dedent("""
+    import sys
+    from tying.core import kernel_cache
+    from fpkg.caller_kernels import g
+    before = kernel_cache.fresh(g)
+    g()
+    print(before, kernel_cache.fresh(g))
+""")
+
+
+def _fresh(tmp_path, callee_value: int) -> str:
+    """fresh(g) in a new process before and after calling g, with the callee's source at callee_value."""
+    callee = f"from numba import njit\n\n@njit(cache=True)\ndef f():\n    return {callee_value}\n"
+    pkg = tmp_path / "fpkg"
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "callee_kernels.py").write_text(callee)
+    os.utime(pkg / "callee_kernels.py", (1_000_000 + callee_value,) * 2)
+    (pkg / "caller_kernels.py").write_text(CALLER.replace("STAMP", "True"))
+    os.utime(pkg / "caller_kernels.py", (1_000_000,) * 2)  # numba's own stamp of g's file stays the same
+    out = subprocess.run([sys.executable, "-c", FRESH], cwd=tmp_path, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_fresh_tells_whether_calling_a_kernel_compiles_it(tmp_path):
+    assert _fresh(tmp_path, 1) == "False True"  # empty cache: a compile; then in memory
+    assert _fresh(tmp_path, 1) == "True True"  # a later process loads it from the cache
+    # negative control: an edit to a kernel it calls makes the cache stale, as numba (through stamp) sees it
+    assert _fresh(tmp_path, 2) == "False True"

@@ -408,3 +408,10 @@ def test_a_long_run_read_at_a_step_is_the_short_run(p3, arch, tmp_path):
     assert bare.param_hist is None and bare.at(100).params.tobytes() == bare.params.tobytes()
     with pytest.raises(InputError, match="record_params"):
         bare.at(40)
+
+
+def test_no_compile_message_once_the_kernels_are_compiled(p3, capsys):
+    train(p3, ModelConfig(arch="bilinear", d=2), tc(steps=2))  # compiles (or loads) the loop kernels
+    capsys.readouterr()
+    train(p3, ModelConfig(arch="bilinear", d=2), tc(steps=2, progress=True))
+    assert "compiling kernels" not in capsys.readouterr().err  # when they must compile: test_kernel_cache
