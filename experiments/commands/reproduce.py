@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("target", choices=["paper"], help="what to reproduce")
     p.add_argument("--quick", action="store_true",
                    help="the paper's 150,000-step protocol on the transformer only, DH and NDH, one seed, and "
-                   "the twins (about 6 minutes on 2 cores of a 2.1 GHz Xeon, numba compilation included)")
+                   "the twins (about 4 minutes on 2 cores of a 2.1 GHz Xeon, numba compilation included)")
     p.add_argument("--out", default="tying-paper", help="output folder (default: %(default)s)")
     p.add_argument("--only", default=",".join(EXPERIMENTS),
                    help="comma-separated subset of: " + ", ".join(EXPERIMENTS))
