@@ -147,10 +147,10 @@ seeds = [0, 1, 2, 3]
 generator = "parity"
 bits = 6
 [train]
-steps = 3000
+steps = 30000
 [record]
-every = 1000
-"""
+every = 10000
+"""  # long enough that a run outlasts the test's 1.5 s of waiting at ~10k steps/s (2-3k here)
 
 
 @needs_proc
