@@ -69,9 +69,9 @@ def test_analyze_is_the_analysis_of_the_run(run, twins):
     assert all(np.array_equal(again["distances"][t], res["distances"][t]) for t in tables)
 
 
+@pytest.mark.parametrize("run", [False], ids=["untied"], indirect=True)  # a tied run has one table to swap
 def test_swapping_the_tables_changes_the_analysis(run, twins):
-    if run.model_cfg.tied:
-        pytest.skip("a tied run has one table")
+    assert not run.model_cfg.tied
     res = tying.analyze(run.E_in[-1], run.E_out[-1], twins)
     swapped = tying.analyze(run.E_out[-1], run.E_in[-1], twins)
     np.testing.assert_array_equal(swapped["distances"]["untied input"], res["distances"]["untied output"])
