@@ -21,7 +21,7 @@ from tying.generators import PAPER_SPLIT_SEED
 
 from .xor_claims import SETTINGS
 
-EXPERIMENTS = ("xor", "xor-long", "splits", "twins", "quadrants")
+EXPERIMENTS = ("xor", "xor-long", "splits", "contrast", "contrast-long", "twins", "quadrants")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class Plan:
     split_seeds: tuple  # random splits of the paper's shape (split_seed of the parity generator); () for none
     split_archs: tuple
     split_run_seeds: tuple
+    contrast_archs: tuple  # DH and NDH, tied and untied, on random splits; () for none
+    contrast_split_seeds: tuple
+    contrast_long_split_seeds: tuple  # the same at long_steps
+    contrast_run_seeds: tuple
     twins_steps: int
     twins_sequences: int
     twins_batch: int
@@ -57,14 +61,19 @@ class Plan:
 # in the full mode only.
 QUICK = Plan(seeds=(0,), xor_settings=("DH", "NDH"), xor_archs=("transformer",), xor_steps=150_000,
              xor_record=1000, xor_eval=5000, long_archs=(), long_steps=0, split_seeds=(), split_archs=(),
-             split_run_seeds=(), twins_steps=2000, twins_sequences=4000, twins_batch=64, quadrant_archs=(),
+             split_run_seeds=(), contrast_archs=(), contrast_split_seeds=(), contrast_long_split_seeds=(),
+             contrast_run_seeds=(), twins_steps=2000, twins_sequences=4000, twins_batch=64, quadrant_archs=(),
              quadrant_steps=800, quadrant_sequences=3000, quadrant_batch=64)
 # Full: the paper's grid on its split (90 runs, ~95 min of worker time), the transformer grid at 4x the
 # steps (30 runs of ~7.5 min: ~225 min), 10 random splits x 3 seeds x 2 archs (60 runs, ~80 min), the
 # twins and the transformer's quadrants: ~7 h of worker time, ~3.5 h on 2 cores at these speeds.
+# The contrast experiments (the transformer, DH and NDH, tied and untied, one seed, on the random splits:
+# 40 runs at 150,000 steps, ~35 min, and 20 at 600,000 steps on 5 of the splits, ~75 min) were added after
+# the 2.6x speed-up; the costs above were measured before it (a 150,000-step transformer run now ~50 s).
 FULL = Plan(seeds=(0, 1, 2, 3, 4), xor_settings=tuple(SETTINGS), xor_archs=("transformer", "mixer", "bilinear"),
             xor_steps=150_000, xor_record=1000, xor_eval=5000, long_archs=("transformer",), long_steps=600_000,
             split_seeds=tuple(range(10)), split_archs=("transformer", "mixer"), split_run_seeds=(0, 1, 2),
+            contrast_archs=("transformer",), contrast_split_seeds=tuple(range(10)), contrast_long_split_seeds=tuple(range(5)), contrast_run_seeds=(0,),
             twins_steps=20_000, twins_sequences=20_000, twins_batch=64, quadrant_archs=("transformer",),
             quadrant_steps=20_000, quadrant_sequences=20_000, quadrant_batch=64)
 
@@ -112,6 +121,20 @@ def splits_spec(plan: Plan) -> dict:
     }
 
 
+def contrast_spec(plan: Plan, long: bool = False) -> dict:
+    """plan.contrast_archs (the transformer) on random splits, DH and NDH, tied and untied: how often each reaches Bayes across
+    splits (the DH untied runs of seed 0 share their run ids with the splits experiment's)."""
+    return {
+        "name": "contrast-long" if long else "contrast",
+        "seeds": list(plan.contrast_run_seeds),
+        "corpus": [parity_entry(s, k) for s in ("DH", "NDH")
+                   for k in (plan.contrast_long_split_seeds if long else plan.contrast_split_seeds)],
+        "model": {"arch": list(plan.contrast_archs), "tied": [True, False]},
+        "train": {"steps": plan.long_steps if long else plan.xor_steps},
+        "record": {"every": plan.xor_eval, "eval_every": plan.xor_eval},
+    }
+
+
 def _pcfg(task: str, transforms: list, sequences: int) -> dict:
     return {"generator": "pcfg", "grammar": "toy-english", "sequences": sequences, "seed": 42, "task": task,
             "transforms": transforms, "splits": [0.9, 0.1, 0.0]}
@@ -148,7 +171,10 @@ def quadrant_spec(plan: Plan) -> dict:
 def plan_specs(plan: Plan) -> dict:
     """{experiment: spec} of every experiment the plan runs (one with no runs is left out)."""
     specs = {"xor": xor_spec(plan), "xor-long": xor_spec(plan, long=True), "splits": splits_spec(plan),
+             "contrast": contrast_spec(plan), "contrast-long": contrast_spec(plan, long=True),
              "twins": twins_spec(plan), "quadrants": quadrant_spec(plan)}
     empty = {"xor-long": not (plan.long_archs and plan.long_steps), "splits": not plan.split_seeds,
+             "contrast": not (plan.contrast_archs and plan.contrast_split_seeds),
+             "contrast-long": not (plan.contrast_archs and plan.contrast_long_split_seeds and plan.long_steps),
              "quadrants": not plan.quadrant_archs}
     return {k: v for k, v in specs.items() if not empty.get(k)}

@@ -13,7 +13,8 @@ from tying.experiments.spec import load_spec, run_id
 
 TINY = P.Plan(seeds=(0, 1), xor_settings=("DH", "NDH", "YDH"), xor_archs=("bilinear",), xor_steps=60,
               xor_record=20, xor_eval=20, long_archs=("bilinear",), long_steps=120, split_seeds=(0, 1),
-              split_archs=("bilinear",), split_run_seeds=(0, 1), twins_steps=20, twins_sequences=300,
+              split_archs=("bilinear",), split_run_seeds=(0, 1), contrast_archs=("bilinear",),
+              contrast_split_seeds=(0, 1), contrast_long_split_seeds=(0,), contrast_run_seeds=(0,), twins_steps=20, twins_sequences=300,
               twins_batch=16, quadrant_archs=("bilinear",), quadrant_steps=20, quadrant_sequences=300,
               quadrant_batch=16)
 

@@ -3,7 +3,7 @@ from tying.core.errors import InputError
 from .options import add_executor_args
 
 # the experiment names of experiments.reproduce, written out so that --help needs no numba import
-EXPERIMENTS = ("xor", "xor-long", "splits", "twins", "quadrants")
+EXPERIMENTS = ("xor", "xor-long", "splits", "contrast", "contrast-long", "twins", "quadrants")
 
 
 def register(sub) -> None:
