@@ -135,12 +135,12 @@ def contrast_spec(plan: Plan, long: bool = False) -> dict:
     }
 
 
-def _pcfg(task: str, transforms: list, sequences: int) -> dict:
+def pcfg_entry(task: str, transforms: list, sequences: int) -> dict:
     return {"generator": "pcfg", "grammar": "toy-english", "sequences": sequences, "seed": 42, "task": task,
             "transforms": transforms, "splits": [0.9, 0.1, 0.0]}
 
 
-def _lm_train(steps: int, batch: int) -> dict:
+def lm_train(steps: int, batch: int) -> dict:
     # the paper's optimizer, with a rate suited to the larger vocabulary and a shorter run
     return {"steps": steps, "batch_size": batch, "lr": 5e-3, "t_max": steps, "eta_min": 1e-5}
 
@@ -149,9 +149,9 @@ def twins_spec(plan: Plan) -> dict:
     return {
         "name": "twins",
         "seeds": list(plan.seeds),
-        "corpus": _pcfg("mlm", [f"twins {TWINS_TOPK}:{TWINS_P}"], plan.twins_sequences),
+        "corpus": pcfg_entry("mlm", [f"twins {TWINS_TOPK}:{TWINS_P}"], plan.twins_sequences),
         "model": {"arch": "transformer", "d": 16, "ff": 32, "positional": True, "tied": [True, False]},
-        "train": _lm_train(plan.twins_steps, plan.twins_batch),
+        "train": lm_train(plan.twins_steps, plan.twins_batch),
         "record": {"every": max(plan.twins_steps // 20, 1), "eval_every": max(plan.twins_steps // 10, 1)},
     }
 
@@ -160,10 +160,10 @@ def quadrant_spec(plan: Plan) -> dict:
     return {
         "name": "quadrants",
         "seeds": list(plan.seeds),
-        "corpus": [_pcfg(q["task"], q["transforms"], plan.quadrant_sequences) for q in QUADRANTS.values()],
+        "corpus": [pcfg_entry(q["task"], q["transforms"], plan.quadrant_sequences) for q in QUADRANTS.values()],
         "model": {"arch": list(plan.quadrant_archs), "d": 16, "ff": 32, "hidden": 16, "positional": True,
                   "tied": [True, False]},
-        "train": _lm_train(plan.quadrant_steps, plan.quadrant_batch),
+        "train": lm_train(plan.quadrant_steps, plan.quadrant_batch),
         "record": {"every": max(plan.quadrant_steps // 20, 1), "eval_every": max(plan.quadrant_steps // 10, 1)},
     }
 
