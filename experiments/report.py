@@ -90,7 +90,7 @@ def _label(c: Corpus, p: tuple) -> str:
 
 
 # ------------------------------------------------------------------------------ the report
-def _cell(text) -> str:
+def cell(text) -> str:
     return str(text).replace("|", "\\|")  # a bare | would end the markdown table cell
 
 
@@ -130,8 +130,8 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
     lines += ["| experiment | claim | criterion | measured (mean ± sd over seeds) | result | note |",
               "|---|---|---|---|---|---|"]
     for c in claims:
-        lines.append(f"| {c.experiment} | {_cell(c.claim)} | {_cell(c.prediction)} | {_cell(c.measured())} | "
-                     f"{c.result()} | {_cell(c.note)} |")
+        lines.append(f"| {c.experiment} | {cell(c.claim)} | {cell(c.prediction)} | {cell(c.measured())} | "
+                     f"{c.result()} | {cell(c.note)} |")
     if learning:
         lines += ["", "## Learning", "", "Input geometry follows learning: until a model has learned parity, "
                   "the bit symbols carry no information about the target, so nothing keeps their input rows "

@@ -10,7 +10,7 @@ This module owns
 * ``VariantPlan`` and the standard plans ``V_QUICK`` and ``V_FULL``, with their measured cost beside them;
 * the two corpus families and their spec builders (``xor_variant_spec``, ``lm_variant_spec``,
   ``variant_specs``): the paper's XOR settings on its split, where the DH-broken pair is (0, 1) in DH and
-  (2, 3) in NDH and the DH-holding pair is (2, 3) in DH; and toy-english with one word split into two SE
+  (2, 3) in NDH and the DH-holding pair is (2, 3) in DH; and toy-english with its most frequent word, "the", split into two SE
   copies at weights (q, 1 - q), a family whose DH violation D grows as q moves away from 1/2 (q = 1/2: the
   DH holds), plus the coin (CE, not SE) and an unrelated pair (neither) of the four DH quadrants.
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .plan import lm_train, pcfg_entry, parity_entry
+from .plan import lm_train, parity_entry, pcfg_entry
 
 # name -> fields given d; every name but "untied" is tied.  Order: the poles, then each family by value.
 VARIANTS = {
@@ -42,7 +42,7 @@ FAMILIES = {
     "c": (("tied", "c=sqrt(d)"), (1.0, None)),
 }
 
-LM_WORD = "dog"  # the word split into two SE copies dog#1, dog#2
+LM_WORD = "the"  # the most frequent word (7% of tokens), so that its split has a D worth measuring
 LM_COIN = "coin"  # the quadrant "not SE & CE": H and T in a causal corpus
 LM_PLAIN = "plain"  # the quadrant "not SE & not CE": dog and house in the corpus without transforms
 
@@ -54,7 +54,7 @@ class VariantPlan:
     xor_settings: tuple  # "DH", "NDH" (names of experiments.xor_claims.SETTINGS)
     xor_steps: int
     xor_eval: int
-    lm_splits: tuple  # the weights q of dog#1 (dog#2: 1 - q); 0.5 keeps the DH
+    lm_splits: tuple  # the weights q of the#1 (the#2: 1 - q); 0.5 keeps the DH
     lm_quadrants: tuple  # LM_COIN and/or LM_PLAIN
     lm_steps: int
     lm_sequences: int
