@@ -12,10 +12,12 @@ The experiment families, each one sweep (``experiments.runner``) into its own fo
 3. ``splits`` (beyond the paper): DH, untied, on random splits of the paper's
    shape, against the paper's split: how much learning depends on which strings
    are held out.
-4. ``twins``: the paper's BookCorpus experiment made offline: on ``toy-english``
+4. ``contrast`` and ``contrast-long`` (beyond the paper): the transformer, DH and NDH, tied and
+   untied, on random splits at 150,000 and 600,000 steps: how often each learns across splits.
+5. ``twins``: the paper's BookCorpus experiment made offline: on ``toy-english``
    the most frequent words get a twin swapped in with p = 0.5 (SE and CE), and
    twin pairs are compared with random pairs of common words.
-5. ``quadrants`` (beyond the paper): one pair per relation quadrant, tied vs untied.
+6. ``quadrants`` (beyond the paper): one pair per relation quadrant, tied vs untied.
 
 Every claim is evaluated from the saved runs and written to ``REPORT.md`` with
 its criterion, the measured mean +- sd over seeds (and a 95% interval where it
@@ -40,7 +42,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import runner, xor_claims as X
+from . import runner
+from . import xor_claims as X
+from .contrast_claims import contrast_claims, rates_table
 from .lm_claims import predicted, quadrant_values, twins_claims
 from .plan import EXPERIMENTS, FULL, QUICK, Plan, plan_specs
 from .report import split_figures, write_report, xor_figures
@@ -83,7 +87,8 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
     figures, learning = [], []
-    groups = {k: load_groups(out / "sweeps" / k, specs[k]) for k in ("xor", "xor-long", "splits") if k in specs}
+    groups = {k: load_groups(out / "sweeps" / k, specs[k])
+              for k in ("xor", "xor-long", "splits", "contrast", "contrast-long") if k in specs}
     for name, tag in (("xor", ""), ("xor-long", "-long")):
         if name in groups:
             claims += X.geometry_claims(groups[name], name) + X.accuracy_claims(groups[name], name, long=bool(tag))
@@ -95,6 +100,15 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
         first = X.split_first_steps(groups["splits"], groups.get("xor", {}), plan.split_run_seeds)
         claims += X.split_claims(first, plan.xor_steps, plan.xor_eval)
         figures += split_figures(first, plan.xor_steps, figdir, force=True)
+    for name, steps in (("contrast", plan.xor_steps), ("contrast-long", plan.long_steps)):
+        if name in groups:
+            claims += contrast_claims(groups[name], name, steps)
+    rates = rates_table(groups.get("xor", {}), groups.get("xor-long", {}), groups.get("contrast", {}),
+                        groups.get("contrast-long", {}), arch=(plan.contrast_archs or plan.xor_archs)[0])
+    if rates:
+        learning += ["", ("How often runs reach Bayes on the training strings (runs that learned / runs, 95% Wilson "
+                     "interval): on the paper's split, over seeds; on random splits of its shape, over splits "
+                     "(one seed each)."), ""] + rates
     if "twins" in specs:
         claims += twins_claims(load_groups(out / "sweeps" / "twins", specs["twins"]))
     if "quadrants" in specs:

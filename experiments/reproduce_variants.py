@@ -16,7 +16,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-
 from tying.core import atomic
 from tying.core.version import package_version
 
@@ -24,7 +23,14 @@ from . import runner
 from .report import cell
 from .reproduce import warm_up
 from .results import Claim
-from .variants_claims import VARIANTS, load_variant_groups, p7_claims, price_claims, removes_cost, variant_rows
+from .variants_claims import (
+    VARIANTS,
+    load_variant_groups,
+    p7_claims,
+    price_claims,
+    removes_cost,
+    variant_rows,
+)
 from .variants_plan import V_FULL, V_QUICK, VariantPlan, variant_specs
 
 EXPERIMENTS = ("xor", "lm")
@@ -106,14 +112,14 @@ def write_variant_report(out: Path, plan: VariantPlan, quick: bool, claims: list
 
     counted = [c for c in claims if not c.reference]
     lines = [f"# Tying variants where the DH holds and where it breaks — {'quick' if quick else 'full'} mode", "",
-             f"{sum(c.passed for c in counted)} of {len(counted)} claims pass (reference rows, marked *ref*, are "
-             "not counted).", "",
-             f"Wall time of this invocation: {timing['wall']:.0f} s. The {timing['runs']} runs took "
-             f"{timing['run_seconds']:.0f} s of worker time in all.", "",
-             "The *price* of a variant is its exact loss on the whole training split minus the untied model's, "
+             (f"{sum(c.passed for c in counted)} of {len(counted)} claims pass (reference rows, marked *ref*, are "
+             "not counted)."), "",
+             (f"Wall time of this invocation: {timing['wall']:.0f} s. The {timing['runs']} runs took "
+             f"{timing['run_seconds']:.0f} s of worker time in all."), "",
+             ("The *price* of a variant is its exact loss on the whole training split minus the untied model's, "
              "paired by seed (nats). Distances are final distances over the median distance of reference pairs. "
              "The criteria were written before the runs; `experiments/variants_claims.py` states them in full. "
-             "With few seeds, the intervals (95% bootstrap over seeds) are wide: read the means with them.", ""]
+             "With few seeds, the intervals (95% bootstrap over seeds) are wide: read the means with them."), ""]
     lines += ["| experiment | claim | criterion | measured (mean ± sd over seeds) | result | note |",
               "|---|---|---|---|---|---|"]
     for c in claims:
@@ -141,8 +147,8 @@ def write_variant_report(out: Path, plan: VariantPlan, quick: bool, claims: list
         lines.append("| " + " | ".join(cell(c) for c in cells) + f" | {learned} |")
     lines += ["", "## Figures", ""] + [f"- [{f}](figures/{f}.png)" for f in figures]
     lines += ["", "## Setup", "", f"- plan: `{json.dumps(asdict(plan))}`",
-              f"- tying {package_version()}, numpy {np.__version__}, numba {numba.__version__}, "
-              f"Python {platform.python_version()}, {platform.machine()}",
+              (f"- tying {package_version()}, numpy {np.__version__}, numba {numba.__version__}, "
+              f"Python {platform.python_version()}, {platform.machine()}"),
               "- every run's full config is in `sweeps/<experiment>/runs/<run_id>/config.json`; the specs:", ""]
     for name, spec in specs.items():
         lines += [f"### {name}", "", "```json", json.dumps(spec, indent=1), "```", ""]

@@ -264,17 +264,17 @@ def price_claims(rows: list, experiment: str) -> list:
             if v == TIE_FREE or (c, v) not in by:
                 continue
             r = by[(c, v)]
-            note, values = "", [r["price"][0]]
             if holding and (holding, v) in by:
-                cost = paired(r["price_by_seed"], by[(holding, v)]["price_by_seed"])
-                _, lo, hi = _ci(cost)
-                values = list(cost)
-                note = (f"price {r['price'][0]:.3g} here, {by[(holding, v)]['price'][0]:.3g} where the DH holds; "
-                        f"DH cost 95% bootstrap CI [{lo:.3g}, {hi:.3g}]")
+                values = paired(r["price_by_seed"], by[(holding, v)]["price_by_seed"])
+                what = "the DH cost of tying, its price here minus its price where the DH holds"
+                note = f"price {r['price'][0]:.3g} here, {by[(holding, v)]['price'][0]:.3g} where the DH holds"
+            else:
+                values, what, note = np.array(list(r["price_by_seed"].values())), "the price of tying", ""
+            _, lo, hi = _ci(values)
             claims.append(Claim(
-                experiment, f"{c} (D = {D[c]:.3g}) {v}: the DH cost of tying, price here minus price where the "
-                "DH holds (paired by seed; price: excess training loss over untied)", "shown", values, True,
-                note=note, reference=True))
+                experiment, f"{c} (D = {D[c]:.3g}) {v}: {what} (paired by seed; price: excess training loss over "
+                "untied)", "shown", list(values), True, note=note, reference=True,
+                interval=f"95% bootstrap CI [{lo:.3g}, {hi:.3g}]"))
     return claims
 
 

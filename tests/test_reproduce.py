@@ -32,10 +32,10 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     assert "Quick mode: the paper's full protocol" in text and "random.Random(14)" in text
     counted = [c for c in claims if not c["reference"]]
     assert f"{sum(c['passed'] for c in counted)} of {len(counted)} claims pass" in text and "## Learning" in text
-    assert {c["experiment"] for c in claims} == {"xor", "xor-long", "splits", "twins", "quadrants"}
+    assert {c["experiment"] for c in claims} == set(P.EXPERIMENTS)
     # the bookkeeping rows: every run of each experiment completed
     done = [c for c in claims if c["claim"] == "every run of the experiment completed"]
-    assert len(done) == 5 and all(c["passed"] for c in done)
+    assert len(done) == 7 and all(c["passed"] for c in done)
     # the bilinear model cannot learn parity: its accuracy rows are references, its geometry rows count
     xor = [c for c in claims if c["experiment"] == "xor" and c not in done]
     assert all(c["reference"] == ("training-string accuracy" in c["claim"] or "learns" in c["claim"]) for c in xor)

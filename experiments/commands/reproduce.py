@@ -1,9 +1,10 @@
-"""`tying reproduce paper`: rerun the paper's experiments, draw its figures, write REPORT.md."""
+"""`tying reproduce paper|variants`: rerun the paper's experiments, or compare tying variants; figures and REPORT.md."""
 from tying.core.errors import InputError
 from .options import add_executor_args
 
 # the experiment names of experiments.reproduce, written out so that --help needs no numba import
 EXPERIMENTS = ("xor", "xor-long", "splits", "contrast", "contrast-long", "twins", "quadrants")
+VARIANT_EXPERIMENTS = ("xor", "lm")  # experiments.reproduce_variants.EXPERIMENTS
 
 
 def register(sub) -> None:
@@ -16,29 +17,42 @@ def register(sub) -> None:
         "quadrants (transformer). Writes OUT/REPORT.md (one row per claim: criterion, measured mean ± sd over "
         "seeds with 95% intervals for rates, pass/fail), OUT/claims.json, OUT/figures/*.png|pdf and every run "
         "under OUT/sweeps/. Rerunning the same command resumes: finished runs are not run again. On a 2-core "
-        "2.1 GHz Xeon the full mode is about 7 h of worker time (3.5 h on 2 cores); --only runs a part of it.",
+        "2.1 GHz Xeon the full mode is about 7 h of worker time (3.5 h on 2 cores); --only runs a part of it.\n\n"
+        "`tying reproduce variants` compares the tying variants (untied, tied, input-gradient scale alpha = "
+        "0.25, 4, 16, partial tying k = d/2, input multiplier c = sqrt(d), a learned map E_out = E W) on the "
+        "paper's XOR settings (DH, NDH; paper-small transformer, 150,000 steps) and on toy-english with 'the' "
+        "split into two SE copies at weights q = 0.5 (the DH holds), 0.25, 0.1, 0.03, plus the coin and an "
+        "unrelated pair: the price of tying (excess training loss over untied), the DH-broken and DH-holding "
+        "pairs' distances, accuracy against Bayes, and the figure 'price of tying against D'. Full mode: about "
+        "80 min of worker time; quick mode: toy-english at q = 0.5 and 0.1, one seed, about 5 minutes.",
     )
-    p.add_argument("target", choices=["paper"], help="what to reproduce")
+    p.add_argument("target", choices=["paper", "variants"], help="what to reproduce: the paper, or the tying variants")
     p.add_argument("--quick", action="store_true",
-                   help="the paper's 150,000-step protocol on the transformer only, DH and NDH, one seed, and "
-                   "the twins (about 4 minutes on 2 cores of a 2.1 GHz Xeon, numba compilation included)")
-    p.add_argument("--out", default="tying-paper", help="output folder (default: %(default)s)")
-    p.add_argument("--only", default=",".join(EXPERIMENTS),
-                   help="comma-separated subset of: " + ", ".join(EXPERIMENTS))
+                   help="paper: the paper's 150,000-step protocol on the transformer only, DH and NDH, one seed, and "
+                   "the twins (about 4 minutes on 2 cores of a 2.1 GHz Xeon, numba compilation included); "
+                   "variants: toy-english at q = 0.5 and 0.1, every variant, one seed")
+    p.add_argument("--out", default=None, help="output folder (default: tying-paper or tying-variants)")
+    p.add_argument("--only", default=None,
+                   help="comma-separated subset of the experiments: for paper " + ", ".join(EXPERIMENTS)
+                   + "; for variants " + ", ".join(VARIANT_EXPERIMENTS) + " (default: all)")
     add_executor_args(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from tying.experiments.reproduce import reproduce_paper
-
-    only = [x.strip() for x in args.only.split(",") if x.strip()]
-    bad = [x for x in only if x not in EXPERIMENTS]
+    names = EXPERIMENTS if args.target == "paper" else VARIANT_EXPERIMENTS
+    only = [x.strip() for x in (args.only or ",".join(names)).split(",") if x.strip()]
+    bad = [x for x in only if x not in names]
     if bad or not only:
-        raise InputError(f"--only: unknown experiment {bad[0] if bad else '(none)'!r} "
-                         f"(expected some of {', '.join(EXPERIMENTS)})")
-    report = reproduce_paper(args.out, quick=args.quick, workers=args.workers, dask=args.dask,
-                             progress=not args.no_progress, only=tuple(only))
+        raise InputError(f"--only: unknown experiment {bad[0] if bad else '(none)'!r} for {args.target} "
+                         f"(expected some of {', '.join(names)})")
+    out = args.out or f"tying-{args.target}"
+    if args.target == "paper":
+        from tying.experiments.reproduce import reproduce_paper as reproduce
+    else:
+        from tying.experiments.reproduce_variants import reproduce_variants as reproduce
+    report = reproduce(out, quick=args.quick, workers=args.workers, dask=args.dask, progress=not args.no_progress,
+                       only=tuple(only))
     print(f"wrote {report}")
     return 0
