@@ -142,9 +142,9 @@ def lm_case(c) -> dict:
         pair, label = (a, b), f"split q={q:g}"
         broken, holding = (pair, None) if abs(q - 0.5) > 1e-12 else (None, pair)
     elif "H" in c.vocab and "T" in c.vocab:
-        pair, label, D = (c.symbol_id("H"), c.symbol_id("T")), "coin (CE, not SE)", 0.0
+        pair, label, D = (c.symbol_id("H"), c.symbol_id("T")), "coin (CE only)", 0.0
     else:
-        pair, label, D = (c.symbol_id("dog"), c.symbol_id("house")), "plain (neither)", 0.0
+        pair, label, D = (c.symbol_id("dog"), c.symbol_id("house")), "plain (neither SE nor CE)", 0.0
     return {"label": label, "D": float(D), "broken": broken, "holding": holding, "pair": pair,
                 "ref": reference_pairs(c, 60, 0, exclude=set(pair)), "bayes": None}
 
@@ -192,8 +192,19 @@ def variant_rows(groups: dict, experiment: str) -> list:
 
 
 # ------------------------------------------------------------------------------ the claims
+def _ranks(v) -> np.ndarray:
+    """Ranks with ties sharing their mean rank."""
+    v = np.asarray(v, float)
+    order = np.argsort(v, kind="stable")
+    ranks = np.empty(len(v))
+    ranks[order] = np.arange(len(v))
+    _, inverse = np.unique(v, return_inverse=True)
+    return np.array([ranks[inverse == inverse[i]].mean() for i in range(len(v))])
+
+
 def _spearman(x, y) -> float:
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    """Spearman's rank correlation; NaN when either side is constant (no order to correlate)."""
+    rx, ry = _ranks(x), _ranks(y)
     if np.std(rx) == 0 or np.std(ry) == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
