@@ -32,7 +32,8 @@ then evaluate the claims, draw the figures and write the report).  The rest live
 =========================  ====================================================================
 ``experiments.plan``       ``Plan``, ``QUICK``, ``FULL``, ``EXPERIMENTS``, the spec builders and
                            the time budget of each plan
-``experiments.xor_claims`` the XOR and split claims and their criteria
+``experiments.xor_claims`` the XOR claims and their criteria
+``experiments.split_claims`` the claims across data splits (splits, contrast, contrast-long)
 ``experiments.lm_claims``  the twins and quadrant claims (P6's predicted signs from theory)
 ``experiments.report``     the figures and ``REPORT.md`` / ``claims.json``
 =========================  ====================================================================
@@ -44,12 +45,12 @@ from pathlib import Path
 
 from . import runner
 from . import xor_claims as X
-from .contrast_claims import contrast_claims, rates_table
 from .lm_claims import predicted, quadrant_values, twins_claims
 from .plan import EXPERIMENTS, FULL, QUICK, Plan, plan_specs
 from .report import split_figures, write_report, xor_figures
 from .results import Claim, load_groups
 from .spec import load_spec
+from .split_claims import contrast_claims, rates_table, split_claims, split_first_steps
 from .worker import finished
 
 
@@ -97,8 +98,8 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     if "xor" in groups and "xor-long" in groups:
         claims += X.long_consistency(groups["xor"], groups["xor-long"], plan.xor_steps)
     if "splits" in groups:
-        first = X.split_first_steps(groups["splits"], groups.get("xor", {}), plan.split_run_seeds)
-        claims += X.split_claims(first, plan.xor_steps, plan.xor_eval)
+        first = split_first_steps(groups["splits"], groups.get("xor", {}), plan.split_run_seeds)
+        claims += split_claims(first, plan.xor_steps, plan.xor_eval)
         figures += split_figures(first, plan.xor_steps, figdir, force=True)
     for name, steps in (("contrast", plan.xor_steps), ("contrast-long", plan.long_steps)):
         if name in groups:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from tying.figures import mean_ci
+from tying.generators import Corpus
 from tying.models import Run
 
 from .lm_claims import reference_pairs
@@ -62,15 +63,9 @@ def load_variant_groups(out: Path, spec: dict) -> dict:
             run = Run.load(folder)
             if run.status != "completed":
                 continue
-            corpus = corpus or _load_corpus(cfg, out)
+            corpus = corpus or Corpus.load(corpus_file(cfg["corpus"], out))
             groups.setdefault((ci, variant_of(cfg["model"])), Group(corpus, [])).runs.append(run)
     return groups
-
-
-def _load_corpus(cfg, out):
-    from tying.generators import Corpus
-
-    return Corpus.load(corpus_file(cfg["corpus"], out))
 
 
 def by_seed(group: Group, values) -> dict:
@@ -127,8 +122,8 @@ def xor_case(c) -> dict:
                 holding = (a, b)
     pairs = [(a, b) for a in range(4) for b in range(a + 1, 4) if a in live and b in live]
     ref = [q for q in pairs if q not in (broken, holding)]
-    return {"label": name, "D": truth.dh_violation(*broken) if broken else 0.0, "broken": broken, "holding": holding,
-                "ref": ref, "bayes": truth.accuracy()}
+    return {"label": name, "D": truth.dh_violation(*broken) if broken else 0.0, "broken": broken,
+            "holding": holding, "ref": ref, "bayes": truth.accuracy()}
 
 
 def lm_case(c) -> dict:
@@ -146,7 +141,7 @@ def lm_case(c) -> dict:
     else:
         pair, label, D = (c.symbol_id("dog"), c.symbol_id("house")), "plain (neither SE nor CE)", 0.0
     return {"label": label, "D": float(D), "broken": broken, "holding": holding, "pair": pair,
-                "ref": reference_pairs(c, 60, 0, exclude=set(pair)), "bayes": None}
+            "ref": reference_pairs(c, 60, 0, exclude=set(pair)), "bayes": None}
 
 
 # ------------------------------------------------------------------------------ the table

@@ -25,8 +25,7 @@ Criteria, fixed here before the runs they judge were made (they are printed in e
 from __future__ import annotations
 
 import numpy as np
-
-from tying.figures import group_permutation_test, mean_ci, wilson_interval
+from tying.figures import mean_ci, wilson_interval
 
 from .results import Claim, Group, occurring, table_curves, truth_of
 
@@ -66,7 +65,7 @@ def first_learned(group: Group) -> np.ndarray:
     return np.array(out)
 
 
-def _rate(k: int, n: int) -> str:
+def rate_text(k: int, n: int) -> str:
     lo, hi = wilson_interval(k, n)
     return f"{k}/{n}, 95% Wilson [{lo:.2f}, {hi:.2f}]"
 
@@ -120,7 +119,8 @@ def geometry_claims(groups: dict, experiment: str = "xor") -> list:
                                 "balanced pair (2,3)", "share of recorded steps with d_out(0,1) > d_out(2,3) "
                                 ">= 0.9, and at the end", list(above),
                                 bool(np.all(above >= 0.9) and np.all(out_curves[:, -1, idx[0, 1]]
-                                                                     > out_curves[:, -1, idx[2, 3]]))))
+                                                                     > out_curves[:, -1, idx[2, 3]])),
+                                note=_reversal_note(g, out_curves[:, :, idx[0, 1]] > out_curves[:, :, idx[2, 3]])))
             d01 = final["untied output"][:, idx[0, 1]]
             bounds, fit = p3_bounds(g, 0, 1)
             claims.append(Claim(experiment, f"{who}: output distance of (0,1) above the P3 bound "
@@ -156,6 +156,23 @@ def geometry_claims(groups: dict, experiment: str = "xor") -> list:
                                     "the other pairs", "[d(2,3) / median(other)] end / start < 1", list(v),
                                     bool(np.all(v < 1))))
     return claims
+
+
+def _reversal_note(g: Group, above: np.ndarray) -> str:
+    """Where the order of the two pairs is reversed in runs under 0.9: if only in a run of steps from the
+    first record on, the initial draws put (2,3) farther apart and training has not yet overtaken them."""
+    steps = g.runs[0].emb_steps[1:]
+    parts = []
+    for r, a in zip(g.runs, above):
+        if a.mean() >= 0.9:
+            continue
+        k = int(np.argmax(a)) if a.any() else len(a)
+        if a[k:].all() and k < len(a):
+            parts.append(f"seed {r.train_cfg.seed}: reversed from the start to step {steps[k - 1]:,}, then above "
+                         "to the end")
+        else:
+            parts.append(f"seed {r.train_cfg.seed}: reversed at {int((~a).sum())} steps, not only at the start")
+    return "; ".join(parts)
 
 
 def p3_bounds(group: Group, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +217,7 @@ def accuracy_claims(groups: dict, experiment: str = "xor", long: bool = False) -
                 experiment, f"{setting} {arch} {side}: learns (reaches Bayes on the training strings) within "
                 f"{steps:,} steps", f"{crit}; in a majority of seeds" if counted else f"{crit}; rate reported",
                 list(ok.astype(float)), bool(ok.mean() > 0.5) if counted else True,
-                note=note, reference=not counted, interval=_rate(int(ok.sum()), ok.size)))
+                note=note, reference=not counted, interval=rate_text(int(ok.sum()), ok.size)))
         acc_u, acc_t = _pairs(tied, untied, final_fit)
         if not len(acc_u):
             continue
@@ -225,7 +242,7 @@ def accuracy_claims(groups: dict, experiment: str = "xor", long: bool = False) -
         if setting == "NDH" and not ref:
             ok = learned(tied)
             claims.append(Claim(experiment, f"NDH {arch} tied: learns in no seed", "#(tied learns) = 0",
-                                list(ok.astype(float)), not ok.any(), interval=_rate(int(ok.sum()), ok.size)))
+                                list(ok.astype(float)), not ok.any(), interval=rate_text(int(ok.sum()), ok.size)))
     return claims
 
 
@@ -268,53 +285,3 @@ def long_consistency(short: dict, long: dict, at: int) -> list:
 
 
 # ------------------------------------------------------------------------------ split sensitivity
-def split_first_steps(split_groups: dict, paper_groups: dict, run_seeds) -> dict:
-    """{arch: {label: first-learned steps per seed}} for the random splits and the paper's split
-    (DH untied), the paper's taken from the XOR grid's runs of the same seeds."""
-    out: dict = {}
-    for (ci, arch, tied), g in sorted(split_groups.items()):
-        label = f"split {g.corpus.provenance['parameters']['split_seed']}"
-        out.setdefault(arch, {})[label] = first_learned(g)
-    names = groups_settings(paper_groups) if paper_groups else []
-    for (ci, arch, tied), g in paper_groups.items():
-        if names[ci] == "DH" and not tied and arch in out:
-            keep = [i for i, r in enumerate(g.runs) if r.train_cfg.seed in set(run_seeds)]
-            out[arch]["paper split"] = first_learned(Group(g.corpus, [g.runs[i] for i in keep]))
-    return out
-
-
-def split_claims(first: dict, steps: int, eval_every: int) -> list:
-    claims = []
-    for arch, by_split in first.items():
-        labels = list(by_split)
-        censored = {k: np.where(np.isinf(v), steps + eval_every, v) for k, v in by_split.items()}
-        outcome = np.concatenate([censored[k] for k in labels])
-        group = np.concatenate([[i] * len(censored[k]) for i, k in enumerate(labels)])
-        p = group_permutation_test(outcome, group, n_perm=10000, seed=0)
-        p_learned = group_permutation_test(np.isfinite(np.concatenate([by_split[k] for k in labels])), group,
-                                           n_perm=10000, seed=0)
-        claims.append(Claim(
-            "splits", f"{arch} (DH, untied): whether and when it learns within {steps:,} steps depends on which "
-            "strings are held out", "permutation test of the split labels on the first step that has "
-            "learned (never: censored), p < 0.05", [p], p < 0.05,
-            note=f"{len(labels)} splits x {len(outcome) // max(len(labels), 1)} seeds; the same test on "
-            f"learned or not: p = {p_learned:.3g}"))
-        rand = np.concatenate([v for k, v in by_split.items() if k != "paper split"])
-        k = int(np.isfinite(rand).sum())
-        claims.append(Claim("splits", f"{arch} (DH, untied): runs on random splits that learn within "
-                            f"{steps:,} steps", "rate of runs that reach Bayes - 0.02 at some evaluated step, "
-                            "reported", list(np.isfinite(rand).astype(float)), True,
-                            reference=True, interval=_rate(k, rand.size)))
-        if "paper split" in by_split:
-            mine = by_split["paper split"]
-            means = {lab: float(np.mean(censored[lab])) for lab in labels}
-            rank = sum(means[lab] < means["paper split"] for lab in labels if lab != "paper split")
-            claims.append(Claim(
-                "splits", f"{arch} (DH, untied): the paper's split against the random ones",
-                "shown: its runs that learn, and how many random splits learn sooner on average",
-                list(np.isfinite(mine).astype(float)), True, reference=True,
-                interval=_rate(int(np.isfinite(mine).sum()), mine.size),
-                note=f"{rank} of {len(labels) - 1} random splits learn sooner (mean first step, never censored "
-                f"at {steps + eval_every:,}); first steps on the paper's split: "
-                + ", ".join("never" if np.isinf(s) else f"{s:,.0f}" for s in mine)))
-    return claims

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tying.experiments import plan as P, reproduce as R, xor_claims as X
-from tying.generators.population import enumerate_population
+from tying.experiments import plan as P
+from tying.experiments import reproduce as R
+from tying.experiments import split_claims as S
+from tying.experiments import xor_claims as X
 from tying.experiments.results import Group, load_groups
 from tying.experiments.spec import load_spec, run_id
+from tying.generators.population import enumerate_population
 
 TINY = P.Plan(seeds=(0, 1), xor_settings=("DH", "NDH", "YDH"), xor_archs=("bilinear",), xor_steps=60,
               xor_record=20, xor_eval=20, long_archs=("bilinear",), long_steps=120, split_seeds=(0, 1),
@@ -173,13 +175,13 @@ def test_split_criterion_is_a_permutation_test_over_splits():
     dependent = {f"split {k}": np.array([20.0, 20.0, 40.0]) for k in range(4)}
     dependent.update({f"split {k}": np.array([inf, inf, inf]) for k in range(4, 8)})
     dependent["paper split"] = np.array([inf, 60.0, inf])
-    rows = X.split_claims({"transformer": dependent}, steps=100, eval_every=20)
+    rows = S.split_claims({"transformer": dependent}, steps=100, eval_every=20)
     test, pooled, paper = rows
     assert test.passed and test.values[0] < 0.05 and "9 splits x 3 seeds" in test.note
     assert pooled.interval.startswith("12/24") and paper.interval.startswith("1/3")
     assert paper.note.startswith("4 of 8 random splits learn sooner")
     same = {f"split {k}": np.array([20.0, inf, 60.0]) for k in range(8)}
-    assert not X.split_claims({"transformer": same}, steps=100, eval_every=20)[0].passed  # p = 1
+    assert not S.split_claims({"transformer": same}, steps=100, eval_every=20)[0].passed  # p = 1
 
 
 def test_the_report_predicts_what_theory_predicts(monkeypatch):
@@ -220,3 +222,19 @@ def test_result_cell_reference_rows_without_runs_are_not_applicable():
     # a counted claim with no runs has not been shown to hold: it fails
     assert Claim(**row, values=[], passed=False).result() == "**fail**"
     assert Claim(**row, values=[2.0, 3.0], passed=True).result() == "pass"
+
+
+def test_the_reversal_note_says_when_the_order_was_reversed_only_at_the_start():
+    from tying.generators.parity import parity_corpus
+    from tying.models.config import ModelConfig, TrainConfig
+    from tying.models.run import Run
+
+    c = parity_corpus(3)
+    runs = [Run(ModelConfig(arch="transformer"), TrainConfig(steps=50, seed=s), {}, emb_steps=np.arange(0, 51, 10))
+            for s in range(3)]
+    above = np.array([[False, False, True, True, True],  # reversed at the start only: 0.6 < 0.9
+                      [True, False, True, False, True],  # reversed here and there
+                      [True, True, True, True, True]])  # never reversed: no note
+    note = X._reversal_note(Group(c, runs), above)
+    assert note == ("seed 0: reversed from the start to step 20, then above to the end; "
+                    "seed 1: reversed at 2 steps, not only at the start")

@@ -5,7 +5,7 @@ The face of the package.  Each name below lives in one layer (docs/architecture.
     corpora       parity_corpus, pcfg_corpus, text_corpus, load_grammar, Corpus, transforms, exact, audit
     models        ModelConfig, TrainConfig, train, Run, Optimizer, ARCHS
     theory        verify
-    experiments   sweep, reproduce_paper, analyze
+    experiments   sweep, reproduce_paper, reproduce_variants, analyze
 
 ``tying.torch`` (StreamDataset, needs the torch extra) is a module of this package, imported by name.
 
@@ -47,6 +47,7 @@ _FACE = {
     "verify": ".theory",
     "sweep": ".experiments",
     "reproduce_paper": ".experiments",
+    "reproduce_variants": ".experiments",
     "analyze": ".experiments",
 }
 __all__ = ["__version__", *_FACE]

@@ -1,4 +1,5 @@
-"""The contrast experiments: how often the transformer reaches Bayes, tied and untied, across data splits.
+"""The experiments across data splits: when a run learns on each split (``splits``), and how often the transformer
+reaches Bayes, tied and untied (``contrast``, ``contrast-long``).
 
 The paper ran one data split; ``contrast`` and ``contrast-long`` run the transformer on random splits of the
 paper's shape, DH and NDH, tied and untied, one seed per split, at the paper's 150,000 steps and at 4x.
@@ -16,10 +17,10 @@ random splits, at both lengths.
 from __future__ import annotations
 
 import numpy as np
-from tying.figures import mean_ci
+from tying.figures import group_permutation_test, mean_ci
 
-from .results import Claim
-from .xor_claims import LEARNED_TOL, _rate, final_fit, groups_settings, learned
+from .results import Claim, Group
+from .xor_claims import LEARNED_TOL, final_fit, first_learned, groups_settings, learned, rate_text
 
 
 def pooled(groups: dict) -> dict:
@@ -42,7 +43,8 @@ def contrast_claims(groups: dict, experiment: str, steps: int) -> list:
         claims.append(Claim(
             experiment, f"{setting} {arch} {'tied' if tied else 'untied'}: learns within {steps:,} steps, across "
             f"{len({k[0] for k in runs})} random splits", f"acc_train >= the split's Bayes - {LEARNED_TOL}; "
-            "rate reported", list(ok.astype(float)), True, reference=True, interval=_rate(int(ok.sum()), ok.size)))
+            "rate reported", list(ok.astype(float)), True, reference=True,
+            interval=rate_text(int(ok.sum()), ok.size)))
     for (setting, arch, tied), untied in sorted(cells.items()):
         if tied or (setting, arch, True) not in cells or setting not in ("DH", "NDH"):
             continue
@@ -87,6 +89,59 @@ def rates_table(paper: dict, paper_long: dict, splits: dict, splits_long: dict, 
         for c in cells:
             runs = c.get((setting, arch, tied))
             ok = [v[0] for v in runs.values()] if runs else []
-            out.append(_rate(sum(ok), len(ok)) if ok else "")
+            out.append(rate_text(sum(ok), len(ok)) if ok else "")
         rows.append(f"| {setting} | {arch} {'tied' if tied else 'untied'} | " + " | ".join(out) + " |")
     return rows
+
+
+# ------------------------------------------------------------------------------ the splits experiment
+def split_first_steps(split_groups: dict, paper_groups: dict, run_seeds) -> dict:
+    """{arch: {label: first-learned steps per seed}} for the random splits and the paper's split
+    (DH untied), the paper's taken from the XOR grid's runs of the same seeds."""
+    out: dict = {}
+    for (ci, arch, tied), g in sorted(split_groups.items()):
+        label = f"split {g.corpus.provenance['parameters']['split_seed']}"
+        out.setdefault(arch, {})[label] = first_learned(g)
+    names = groups_settings(paper_groups) if paper_groups else []
+    for (ci, arch, tied), g in paper_groups.items():
+        if names[ci] == "DH" and not tied and arch in out:
+            keep = [i for i, r in enumerate(g.runs) if r.train_cfg.seed in set(run_seeds)]
+            out[arch]["paper split"] = first_learned(Group(g.corpus, [g.runs[i] for i in keep]))
+    return out
+
+
+def split_claims(first: dict, steps: int, eval_every: int) -> list:
+    claims = []
+    for arch, by_split in first.items():
+        labels = list(by_split)
+        censored = {k: np.where(np.isinf(v), steps + eval_every, v) for k, v in by_split.items()}
+        outcome = np.concatenate([censored[k] for k in labels])
+        group = np.concatenate([[i] * len(censored[k]) for i, k in enumerate(labels)])
+        p = group_permutation_test(outcome, group, n_perm=10000, seed=0)
+        p_learned = group_permutation_test(np.isfinite(np.concatenate([by_split[k] for k in labels])), group,
+                                           n_perm=10000, seed=0)
+        claims.append(Claim(
+            "splits", f"{arch} (DH, untied): whether and when it learns within {steps:,} steps depends on which "
+            "strings are held out", "permutation test of the split labels on the first step that has "
+            "learned (never: censored), p < 0.05", [p], p < 0.05,
+            note=f"{len(labels)} splits x {len(outcome) // max(len(labels), 1)} seeds; the same test on "
+            f"learned or not: p = {p_learned:.3g}"))
+        rand = np.concatenate([v for k, v in by_split.items() if k != "paper split"])
+        k = int(np.isfinite(rand).sum())
+        claims.append(Claim("splits", f"{arch} (DH, untied): runs on random splits that learn within "
+                            f"{steps:,} steps", "rate of runs that reach Bayes - 0.02 at some evaluated step, "
+                            "reported", list(np.isfinite(rand).astype(float)), True,
+                            reference=True, interval=rate_text(k, rand.size)))
+        if "paper split" in by_split:
+            mine = by_split["paper split"]
+            means = {lab: float(np.mean(censored[lab])) for lab in labels}
+            rank = sum(means[lab] < means["paper split"] for lab in labels if lab != "paper split")
+            claims.append(Claim(
+                "splits", f"{arch} (DH, untied): the paper's split against the random ones",
+                "shown: its runs that learn, and how many random splits learn sooner on average",
+                list(np.isfinite(mine).astype(float)), True, reference=True,
+                interval=rate_text(int(np.isfinite(mine).sum()), mine.size),
+                note=f"{rank} of {len(labels) - 1} random splits learn sooner (mean first step, never censored "
+                f"at {steps + eval_every:,}); first steps on the paper's split: "
+                + ", ".join("never" if np.isinf(s) else f"{s:,.0f}" for s in mine)))
+    return claims

@@ -1,8 +1,8 @@
 """The contrast experiments' criteria on hand-made outcomes: learning rates and the tied/untied contrast,
 paired by split, and the table of learning rates."""
 import numpy as np
-
-from tying.experiments import contrast_claims as C, xor_claims as X
+from tying.experiments import split_claims as C
+from tying.experiments import xor_claims as X
 from tying.experiments.results import Group
 from tying.generators.parity import parity_corpus
 from tying.models.config import ModelConfig, TrainConfig
