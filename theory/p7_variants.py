@@ -42,7 +42,6 @@ import sympy as sp
 
 from . import lab
 from .p3_separation import separation_bound
-from .p5_semantic import _input_freq
 from .result import Result
 
 ID = "P7"
@@ -174,7 +173,7 @@ def _forces(s, m, a: int, b: int) -> dict:
         twin.P[:] = m.P
         G[alpha] = lab.emb_grad(twin, twin.loss_grad(s.pop)[2])
     g_out, g_in, E = G[0.0], G[1.0] - G[0.0], lab.emb(m)
-    u, wa, wb = E[a] - E[b], _input_freq(s, a), _input_freq(s, b)
+    u, wa, wb = E[a] - E[b], lab.input_freq(s, a), lab.input_freq(s, b)
     return {"pull": float((g_in[a] / wa - g_in[b] / wb) @ u), "push": float((g_out[a] - g_out[b]) @ u),
             "output pull": float((g_out[a] / wa - g_out[b] / wb) @ u)}
 
