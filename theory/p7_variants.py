@@ -243,8 +243,9 @@ def numeric(quick: bool = True) -> Result:
             res.control(f"{tag}untied (k = 0): the output rows' distance falls by >= {STEP:.0%} from alpha 0.25 "
                         "to 16", _falls(ds), ds)
     first = f"{ARCHS[0]} seed {seeds[0]}: "
-    res.number(**{"distance by alpha": res.numbers[first + "pair distance by alpha"],
-                  "control distance by alpha": res.numbers[first + "control distance by alpha"],
+    short = lambda xs: [round(x, 4) for x in xs]  # noqa: E731  (the key numbers are printed in the table)
+    res.number(**{"distance by alpha": short(res.numbers[first + "pair distance by alpha"]),
+                  "control distance by alpha": short(res.numbers[first + "control distance by alpha"]),
                   "tied misfit": res.numbers[first + "pair misfit by alpha"][1],
                   "untied: distance / P3 bound": next(c["value"] for c in res.checks if "k < d" in c["name"])["0"]})
     return res
