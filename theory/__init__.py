@@ -1,6 +1,6 @@
 """The theory of tied embeddings as checkable objects (docs/theory.md).
 
-One module per proposition (``p1_gradients`` ... ``p6_quadrants``), each with
+One module per proposition (``p1_gradients`` ... ``p7_variants``), each with
 its statement in the docstring, ``symbolic() -> Result`` (a sympy proof) and
 ``numeric(quick) -> Result`` (a check on models trained by the testbed, with
 negative controls).  ``registry.verify`` runs them; ``tying verify`` prints them.
@@ -15,7 +15,7 @@ The face of the layer; each name below lives in one module::
                                                           table, the one the reproduction's report uses
 
 The propositions need sympy (and trained models), so names load on first use
-(PEP 562): importing one module of the layer does not import all six.
+(PEP 562): importing one module of the layer does not import all seven.
 """
 from __future__ import annotations
 

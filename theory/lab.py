@@ -90,6 +90,12 @@ def pair_conditionals(s: Setup, a: int, b: int):
     return ctx, pa[ctx], pb[ctx], pc[ctx]
 
 
+def input_freq(s: Setup, sym_id: int) -> float:
+    """Expected number of input occurrences of a symbol per target in the population."""
+    ex = s.pop
+    return float(np.sum(ex.tgt_w * (ex.tokens[0][ex.tgt_seq] == sym_id).sum(1)))
+
+
 class Descent:
     """A ``models.Optimizer`` on one fixed batch (a population), from wherever m.P is, in place.
 

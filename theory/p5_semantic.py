@@ -122,19 +122,13 @@ def symbolic() -> Result:
     return res
 
 
-def _input_freq(s, sym_id: int) -> float:
-    """Expected number of input occurrences of a symbol per target in the population."""
-    ex = s.pop
-    return float(np.sum(ex.tgt_w * (ex.tokens[0][ex.tgt_seq] == sym_id).sum(1)))
-
-
 def _grad_at_equal(s, arch: str, a: int, b: int, seed: int):
     """(relative gap of grad/w, 1 - cos) at e_b := e_a, with w the symbols' input frequencies."""
     m = lab.model(s, arch, seed=seed)
     E = lab.emb(m)
     E[m.in_row[b]] = E[m.in_row[a]]
     G = lab.emb_grad(m, m.loss_grad(s.pop)[2])
-    ga, gb = G[m.in_row[a]] / _input_freq(s, a), G[m.in_row[b]] / _input_freq(s, b)
+    ga, gb = G[m.in_row[a]] / lab.input_freq(s, a), G[m.in_row[b]] / lab.input_freq(s, b)
     gap = np.linalg.norm(ga - gb) / max(np.linalg.norm(ga) + np.linalg.norm(gb), 1e-300)
     return float(gap), float(1 - ga @ gb / (np.linalg.norm(ga) * np.linalg.norm(gb)))
 

@@ -7,11 +7,11 @@ import traceback
 
 from tying.core.errors import InputError
 
-from . import p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants
+from . import p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic, p6_quadrants, p7_variants
 from .result import ERROR, FAIL, PASS, Result
 
 PROPOSITIONS = {m.ID: m for m in (p1_gradients, p2_contraction, p3_separation, p4_merge_price, p5_semantic,
-                                  p6_quadrants)}
+                                  p6_quadrants, p7_variants)}
 
 
 def select(only: list[str] | None) -> list[str]:

@@ -7,7 +7,7 @@ import json
 def register(sub) -> None:
     p = sub.add_parser(
         "verify",
-        help="prove P1-P6 symbolically and check them numerically, with negative controls",
+        help="prove P1-P7 symbolically and check them numerically, with negative controls",
         description="Run the theory checks (docs/theory.md): each proposition's symbolic proof (sympy), its "
         "numeric check on models trained by the testbed, and the negative controls (the same check with "
         "the premise removed, which must fail).  Exits 1 when anything fails.",
