@@ -24,8 +24,10 @@ from .report import cell
 from .reproduce import warm_up
 from .results import Claim
 from .variants_claims import (
+    TIE_FREE,
     VARIANTS,
     load_variant_groups,
+    no_worse_than_untied,
     p7_claims,
     price_claims,
     removes_cost,
@@ -67,7 +69,7 @@ def reproduce_variants(out, quick: bool = False, workers=None, dask=None, progre
 
 
 def _figures(rows: list, experiment: str, figdir: Path) -> list:
-    from tying.figures import plot_pair_distances, plot_price
+    from tying.figures import plot_by_variant, plot_price
 
     written = []
     family = sorted({r["corpus"]: r["D"] for r in rows if r["corpus"].startswith("split")}.items(),
@@ -83,12 +85,23 @@ def _figures(rows: list, experiment: str, figdir: Path) -> list:
         plot_price([d for _, d in family], prices, out=figdir / name, force=True,
                    title="price of tying against DH violation D")
         written.append(name)
+    else:  # one corpus per setting: the price per variant, a marker per corpus
+        values = {}
+        for r in rows:
+            if r["variant"] != TIE_FREE:
+                values.setdefault(r["variant"], {})[r["corpus"]] = np.array(list(r["price_by_seed"].values()))
+        name = f"variants-{experiment}-price"
+        plot_by_variant(values, "price of tying (nats over untied)", out=figdir / name, force=True, reference=0.0,
+                        title=TITLES[experiment].split(" (")[0] + ": price of tying")
+        written.append(name)
     for corpus in dict.fromkeys(r["corpus"] for r in rows):
         cells = [r for r in rows if r["corpus"] == corpus and r.get("broken_values")]
         if cells:
             name = f"variants-{experiment}-{_slug(corpus)}-distances"
-            plot_pair_distances({r["variant"]: r["broken_values"] for r in cells}, out=figdir / name, force=True,
-                                title=f"{corpus}: the DH-broken pair")
+            plot_by_variant({r["variant"]: {"input rows": r["broken_values"]["in"],
+                                            "output rows": r["broken_values"]["out"]} for r in cells},
+                            "final distance / median distance of reference pairs", out=figdir / name, force=True,
+                            reference=1.0, title=f"{corpus}: the DH-broken pair")
             written.append(name)
     return written
 
@@ -125,15 +138,23 @@ def write_variant_report(out: Path, plan: VariantPlan, quick: bool, claims: list
     for c in claims:
         lines.append(f"| {c.experiment} | {cell(c.claim)} | {cell(c.prediction)} | {cell(c.measured())} | "
                      f"{c.result()} | {cell(c.note)} |")
-    removed = {name: removes_cost([r for r in rows if r["experiment"] == name]) for name in specs}
-    lines += ["", "## Which variant removes the cost of tying where the DH breaks", ""]
-    for name, per in removed.items():
+    lines += ["", "## Which variant removes the cost of tying where the DH breaks", "",
+              "By the criterion fixed before the runs (its DH cost, price where the DH breaks minus price where "
+              "it holds, has an interval reaching 0 or below, where plain tying's lies above 0):", ""]
+    for name in specs:
+        per = removes_cost([r for r in rows if r["experiment"] == name])
         for corpus, vs in per.items():
-            lines.append(f"- {name}, {corpus}: " + (", ".join(vs) if vs else "none") +
-                         " (DH-cost interval reaching 0, where plain tying's lies above 0)")
+            lines.append(f"- {name}, {corpus}: " + (", ".join(vs) if vs else "none"))
         if not per:
-            lines.append(f"- {name}: plain tying has no DH cost to remove here (its interval reaches 0), "
-                         "or no DH-holding corpus to compare with")
+            lines.append(f"- {name}: plain tying has no DH cost to remove here, or there is no DH-holding corpus "
+                         "to compare with")
+    lines += ["", "That criterion also credits a variant that pays more everywhere, where the DH holds as well "
+              "(a negative DH cost). Added after seeing the runs, a stricter reading: the variant's own price where "
+              "the DH breaks has an interval reaching 0 or below (no worse than untied), and its price where the "
+              "DH holds is shown beside it:", ""]
+    for name in specs:
+        for corpus, vs in no_worse_than_untied([r for r in rows if r["experiment"] == name]).items():
+            lines.append(f"- {name}, {corpus}: " + (", ".join(vs) if vs else "none"))
     lines += ["", "## Every corpus and variant", "",
               "Mean [95% CI] over seeds; *broken*/*holding*: the DH-broken and DH-holding pair, *pair*: the "
               "quadrant's pair (coin: H, T; plain: dog, house); *in*/*out*: the input and output rows; *acc*: "

@@ -300,3 +300,22 @@ def removes_cost(rows: list) -> dict:
         if lows.get("tied", 0) > 0:
             out[c] = [v for v, lo in lows.items() if lo <= 0]
     return out
+
+
+def no_worse_than_untied(rows: list) -> dict:
+    """{corpus with a broken DH: ["variant (price here; price where the DH holds)", ...]} for the variants whose
+    price interval where the DH breaks reaches 0 or below (a reading added after the runs were seen)."""
+    by = {(r["corpus"], r["variant"]): r for r in rows}
+    D = {r["corpus"]: r["D"] for r in rows}
+    holding = next((c for c in D if c.startswith("split") and D[c] == 0.0), None)
+    out = {}
+    for c in (c for c in D if D[c] > 0):
+        keep = []
+        for v in VARIANTS:
+            r = by.get((c, v))
+            if v == TIE_FREE or r is None or not r["price"][1] <= 0:
+                continue
+            there = f"; {by[(holding, v)]['price'][0]:.3g} where it holds" if (holding, v) in by else ""
+            keep.append(f"{v} ({r['price'][0]:.3g}{there})")
+        out[c] = keep
+    return out

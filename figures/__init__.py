@@ -8,7 +8,7 @@ The face (what the layers above may import)::
     plot_quadrants           quadrants.py   the four SE x CE quadrants against the theory's prediction
     plot_learned_fraction    learning.py    fraction of runs that learned by step t
     plot_price               variants.py    tying variants: the price of tying against the DH violation D
-    plot_pair_distances      variants.py    tying variants: a pair's final distance in each role
+    plot_by_variant          variants.py    tying variants: per variant, a value per series (distances, prices)
     plot_audit               audit.py       a DH audit: distance from SE against distance from CE, per pair
     plot_convergence         audit.py       the audit's error in D against the sample size
     mean_ci, wilson_interval, group_permutation_test, as_seeds   stats.py
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # the explicit imports, for readers and tools
     from .learning import learned_fraction, plot_learned_fraction
     from .maps import pca2, plot_maps
     from .quadrants import plot_quadrants
-    from .variants import plot_pair_distances, plot_price
+    from .variants import plot_by_variant, plot_price
     from .stats import as_seeds, group_permutation_test, mean_ci, wilson_interval
 
 _FACE = {
@@ -42,7 +42,7 @@ _FACE = {
     "plot_maps": ".maps",
     "plot_quadrants": ".quadrants",
     "plot_price": ".variants",
-    "plot_pair_distances": ".variants",
+    "plot_by_variant": ".variants",
     "as_seeds": ".stats",
     "group_permutation_test": ".stats",
     "mean_ci": ".stats",
@@ -50,6 +50,6 @@ _FACE = {
 }
 __all__ = ["plot_accuracy", "plot_distances", "learned_fraction", "plot_learned_fraction", "pca2",
            "plot_maps", "plot_quadrants", "as_seeds", "group_permutation_test", "mean_ci", "wilson_interval",
-           "plot_audit", "plot_convergence", "plot_price", "plot_pair_distances"]
+           "plot_audit", "plot_convergence", "plot_price", "plot_by_variant"]
 
 __getattr__, __dir__ = lazy.face(globals(), _FACE)
