@@ -62,17 +62,16 @@ class VariantPlan:
     lm_d: int
 
 
-# Costs measured on the 2-core 2.1 GHz Xeon (2026-12, loaded): a 150,000-step paper-small transformer run
-# ~55 s; a 10,000-step toy-english transformer run (d = 16) ~30 s.
+# Costs measured on the 2-core 2.1 GHz Xeon (2026-12-01, shared with other work): a 150,000-step paper-small
+# transformer run ~33 s; a 10,000-step toy-english transformer run (d = 16) ~25-40 s.
 # Quick: the toy-english family at q = 0.5 and 0.1 (the DH holding and broken), every variant, one seed
-# (16 runs of 6,000 steps, ~4 min on 2 workers with numba compilation); no XOR, whose runs need the paper's
-# 150,000 steps.
+# (16 runs of 6,000 steps); no XOR, whose runs need the paper's 150,000 steps.
 V_QUICK = VariantPlan(variants=tuple(VARIANTS), seeds=(0,), xor_settings=(), xor_steps=150_000, xor_eval=5000,
                       lm_splits=(0.5, 0.1), lm_quadrants=(), lm_steps=6000, lm_sequences=6000, lm_batch=64,
                       lm_d=16)
-# Full: the XOR settings DH and NDH x 8 variants x 2 seeds (32 runs, ~30 min of worker time) and toy-english
-# at q = 0.5, 0.25, 0.1, 0.03, the coin and the plain pair x 8 variants x 2 seeds (96 runs, ~50 min): ~80 min
-# of worker time, ~40 min on 2 cores.
+# Full: the XOR settings DH and NDH x 8 variants x 2 seeds (32 runs, 1,180 s of worker time measured) and
+# toy-english at q = 0.5, 0.25, 0.1, 0.03, the coin and the plain pair x 8 variants x 2 seeds (96 runs,
+# 3,889 s): 5,069 s of worker time, about 45 min on 2 cores.
 V_FULL = VariantPlan(variants=tuple(VARIANTS), seeds=(0, 1), xor_settings=("DH", "NDH"), xor_steps=150_000,
                      xor_eval=5000, lm_splits=(0.5, 0.25, 0.1, 0.03), lm_quadrants=(LM_COIN, LM_PLAIN),
                      lm_steps=10_000, lm_sequences=10_000, lm_batch=64, lm_d=16)
