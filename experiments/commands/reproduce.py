@@ -24,7 +24,7 @@ def register(sub) -> None:
         "split into two SE copies at weights q = 0.5 (the DH holds), 0.25, 0.1, 0.03, plus the coin and an "
         "unrelated pair: the price of tying (excess training loss over untied), the DH-broken and DH-holding "
         "pairs' distances, accuracy against Bayes, and the figure 'price of tying against D'. Full mode: about "
-        "80 min of worker time; quick mode: toy-english at q = 0.5 and 0.1, one seed, about 5 minutes.",
+        "80 min of worker time; quick mode: toy-english at q = 0.5 and 0.1, one seed, about 4 minutes (251 s from a fresh venv, install included).",
     )
     p.add_argument("target", choices=["paper", "variants"], help="what to reproduce: the paper, or the tying variants")
     p.add_argument("--quick", action="store_true",
