@@ -65,6 +65,10 @@ def test_cli_trains_each_variant_and_records_it(p3, tmp_path, name, capsys):
               "--eval-every", "2", "--no-progress"]
     assert main(common + ["-o", str(tmp_path / "flags")] + FLAGS[name]) == 0
     value = VARIANTS[name]
+    line = capsys.readouterr().out  # the summary line names the variant, and a plain run's names none
+    assert all(f" {k}=" in line for k in value), line
+    assert main(common + ["-o", str(tmp_path / "plain")]) == 0
+    assert not any(f" {k}=" in capsys.readouterr().out for k in VARIANT_DEFAULTS)
     toml = "".join(f"{k} = {json.dumps(v)}\n" for k, v in value.items())
     (tmp_path / "v.toml").write_text("[model]\n" + toml)
     assert main(common + ["-o", str(tmp_path / "toml"), "--config", str(tmp_path / "v.toml")]) == 0

@@ -164,7 +164,7 @@ def _merge_pair(text: str, corpus: Corpus) -> tuple[int, int]:
 
 
 def run(args) -> int:
-    from tying.models import train
+    from tying.models import VARIANT_DEFAULTS, train
 
     out = atomic.check_target(args.output, args.force, folder=True)
     corpus = Corpus.load(args.corpus)
@@ -179,7 +179,10 @@ def run(args) -> int:
         result.save(out, args.force)
         c, n = result.model_cfg, result.final_step
         val = f", val loss {result.val_loss[-1]:.4f} acc {result.val_acc[-1]:.3f}" if len(result.val_steps) else ""
-        print(f"{out}: {c.arch} {'tied' if c.tied else 'untied'}, {result.status} at step {n} in {elapsed:.1f} s"
+        # a tying variant away from its neutral value is named, so the line says which model ran
+        variant = "".join(f" {k}={getattr(c, k)}" for k, v in VARIANT_DEFAULTS.items() if getattr(c, k) != v)
+        print(f"{out}: {c.arch} {'tied' if c.tied else 'untied'}{variant}, {result.status} at step {n} in "
+              f"{elapsed:.1f} s"
               f" ({1000 * elapsed / max(n, 1):.3f} ms/step); train loss {result.train_loss[-1]:.4f}"
               f" acc {result.train_acc[-1]:.3f}{val}")
     if result.status == "diverged":
