@@ -17,7 +17,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-
 from tying.core import atomic
 from tying.core.version import package_version
 from tying.generators import Corpus
@@ -31,9 +30,7 @@ TABLES = ("tied", "untied input", "untied output")
 
 # ------------------------------------------------------------------------------ figures
 def xor_figures(groups: dict, figdir: Path, force: bool, tag: str = "") -> list:
-    from tying.figures import plot_accuracy
-    from tying.figures import plot_distances
-    from tying.figures import plot_maps
+    from tying.figures import plot_accuracy, plot_distances, plot_maps
 
     written = []
     for setting, arch, tied, untied in X.xor_cells(groups):
@@ -105,8 +102,6 @@ CRITERIA = ("A run has *learned* when its final exact accuracy on the training s
 
 def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list, timing: dict,
                  specs: dict, force: bool, learning: list = ()) -> Path:
-    import numba
-
     lines = [f"# Reproduction of Bertolotti & Cazzola (ICML 2024) — {'quick' if quick else 'full'} mode", ""]
     counted = [c for c in claims if not c.reference]
     n_pass = sum(c.passed for c in counted)
@@ -127,23 +122,40 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
                   "need more steps than fit here and are in the full mode only.", ""]
     lines += ["Pairs that involve a symbol that never occurs (weight 0, like `0b` in NDH/YDH) are left out of "
               "every distance claim: their output rows are only pushed away.", ""]
-    lines += ["| experiment | claim | criterion | measured (mean ± sd over seeds) | result | note |",
-              "|---|---|---|---|---|---|"]
-    for c in claims:
-        lines.append(f"| {c.experiment} | {cell(c.claim)} | {cell(c.prediction)} | {cell(c.measured())} | "
-                     f"{c.result()} | {cell(c.note)} |")
+    lines += claim_table(claims)
     if learning:
         lines += ["", "## Learning", "", "Input geometry follows learning: until a model has learned parity, "
                   "the bit symbols carry no information about the target, so nothing keeps their input rows "
                   "apart or brings SE rows together faster than the rest.", ""] + list(learning)
-    lines += ["", "## Figures", ""]
-    lines += [f"- [{f}](figures/{f}.png)" for f in figures]
+    return write_files(out, lines + figures_and_setup(figures, plan, specs), claims)
+
+
+def claim_table(claims: list) -> list:
+    """The markdown claim table: one row per claim, its criterion, the measured values, the verdict."""
+    lines = ["| experiment | claim | criterion | measured (mean ± sd over seeds) | result | note |",
+             "|---|---|---|---|---|---|"]
+    for c in claims:
+        lines.append(f"| {c.experiment} | {cell(c.claim)} | {cell(c.prediction)} | {cell(c.measured())} | "
+                     f"{c.result()} | {cell(c.note)} |")
+    return lines
+
+
+def figures_and_setup(figures: list, plan, specs: dict) -> list:
+    """The report's closing sections: links to the figures, the plan, the versions and every spec."""
+    import numba
+
+    lines = ["", "## Figures", ""] + [f"- [{f}](figures/{f}.png)" for f in figures]
     lines += ["", "## Setup", "", f"- plan: `{json.dumps(asdict(plan))}`",
               f"- tying {package_version()}, numpy {np.__version__}, numba {numba.__version__}, "
               f"Python {platform.python_version()}, {platform.machine()}",
               "- every run's full config is in `sweeps/<experiment>/runs/<run_id>/config.json`; the specs:", ""]
     for name, spec in specs.items():
         lines += [f"### {name}", "", "```json", json.dumps(spec, indent=1), "```", ""]
+    return lines
+
+
+def write_files(out: Path, lines: list, claims: list) -> Path:
+    """REPORT.md and claims.json, each written atomically; returns the report's path."""
     path = out / "REPORT.md"
     atomic.write_text(path, "\n".join(lines) + "\n")
     atomic.write_text(out / "claims.json", json.dumps([asdict(c) for c in claims], indent=1) + "\n")

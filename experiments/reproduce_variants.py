@@ -9,30 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import platform
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+
 from tying.core import atomic
-from tying.core.version import package_version
 
 from . import runner
-from .report import cell
+from .report import cell, claim_table, figures_and_setup, write_files
 from .reproduce import warm_up
 from .results import Claim
-from .variants_claims import (
-    TIE_FREE,
-    VARIANTS,
-    load_variant_groups,
-    no_worse_than_untied,
-    p7_claims,
-    price_claims,
-    removes_cost,
-    variant_rows,
-)
+from .variants_claims import (TIE_FREE, VARIANTS, load_variant_groups, no_worse_than_untied, p7_claims,  # noqa: I001
+                              price_claims, removes_cost, variant_rows)
 from .variants_plan import V_FULL, V_QUICK, VariantPlan, variant_specs
 
 EXPERIMENTS = ("xor", "lm")
@@ -62,7 +51,7 @@ def reproduce_variants(out, quick: bool = False, workers=None, dask=None, progre
         groups = load_variant_groups(out / "sweeps" / name, spec)
         these = variant_rows(groups, name)
         rows += these
-        claims += p7_claims(groups, name) + price_claims(these, name)
+        claims += p7_claims(these, name) + price_claims(these, name)
         figures += _figures(these, name, figdir)
     timing = {"wall": time.time() - t0, "runs": n_runs, "run_seconds": seconds}
     return write_variant_report(out, plan, quick, claims, rows, figures, timing, specs)
@@ -95,11 +84,12 @@ def _figures(rows: list, experiment: str, figdir: Path) -> list:
                         title=TITLES[experiment].split(" (")[0] + ": price of tying")
         written.append(name)
     for corpus in dict.fromkeys(r["corpus"] for r in rows):
-        cells = [r for r in rows if r["corpus"] == corpus and r.get("broken_values")]
+        cells = [r for r in rows if r["corpus"] == corpus and r["broken_by_seed"]["in"]]
         if cells:
             name = f"variants-{experiment}-{_slug(corpus)}-distances"
-            plot_by_variant({r["variant"]: {"input rows": r["broken_values"]["in"],
-                                            "output rows": r["broken_values"]["out"]} for r in cells},
+            plot_by_variant({r["variant"]: {"input rows": list(r["broken_by_seed"]["in"].values()),
+                                            "output rows": list(r["broken_by_seed"]["out"].values())}
+                             for r in cells},
                             "final distance / median distance of reference pairs", out=figdir / name, force=True,
                             reference=1.0, title=f"{corpus}: the DH-broken pair")
             written.append(name)
@@ -121,8 +111,6 @@ COLUMNS = ("experiment", "corpus", "D", "variant", "n", "price", "broken_in", "b
 
 def write_variant_report(out: Path, plan: VariantPlan, quick: bool, claims: list, rows: list, figures: list,
                          timing: dict, specs: dict) -> Path:
-    import numba
-
     counted = [c for c in claims if not c.reference]
     lines = [f"# Tying variants where the DH holds and where it breaks — {'quick' if quick else 'full'} mode", "",
              (f"{sum(c.passed for c in counted)} of {len(counted)} claims pass (reference rows, marked *ref*, are "
@@ -133,11 +121,7 @@ def write_variant_report(out: Path, plan: VariantPlan, quick: bool, claims: list
              "paired by seed (nats). Distances are final distances over the median distance of reference pairs. "
              "The criteria were written before the runs; `experiments/variants_claims.py` states them in full. "
              "With few seeds, the intervals (95% bootstrap over seeds) are wide: read the means with them."), ""]
-    lines += ["| experiment | claim | criterion | measured (mean ± sd over seeds) | result | note |",
-              "|---|---|---|---|---|---|"]
-    for c in claims:
-        lines.append(f"| {c.experiment} | {cell(c.claim)} | {cell(c.prediction)} | {cell(c.measured())} | "
-                     f"{c.result()} | {cell(c.note)} |")
+    lines += claim_table(claims)
     lines += ["", "## Which variant removes the cost of tying where the DH breaks", "",
               "By the criterion fixed before the runs (its DH cost, price where the DH breaks minus price where "
               "it holds, has an interval reaching 0 or below, where plain tying's lies above 0):", ""]
@@ -166,18 +150,8 @@ def write_variant_report(out: Path, plan: VariantPlan, quick: bool, claims: list
                  for k in COLUMNS]
         learned = f"{r['learned'][0]}/{r['learned'][1]} (Bayes {r['bayes']:.3f})" if "learned" in r else ""
         lines.append("| " + " | ".join(cell(c) for c in cells) + f" | {learned} |")
-    lines += ["", "## Figures", ""] + [f"- [{f}](figures/{f}.png)" for f in figures]
-    lines += ["", "## Setup", "", f"- plan: `{json.dumps(asdict(plan))}`",
-              (f"- tying {package_version()}, numpy {np.__version__}, numba {numba.__version__}, "
-              f"Python {platform.python_version()}, {platform.machine()}"),
-              "- every run's full config is in `sweeps/<experiment>/runs/<run_id>/config.json`; the specs:", ""]
-    for name, spec in specs.items():
-        lines += [f"### {name}", "", "```json", json.dumps(spec, indent=1), "```", ""]
-    path = out / "REPORT.md"
-    atomic.write_text(path, "\n".join(lines) + "\n")
-    atomic.write_text(out / "claims.json", json.dumps([asdict(c) for c in claims], indent=1) + "\n")
     atomic.write_text(out / "variants.csv", _csv(rows))
-    return path
+    return write_files(out, lines + figures_and_setup(figures, plan, specs), claims)
 
 
 def _csv(rows: list) -> str:

@@ -31,12 +31,11 @@ The criteria below were written before any run of this experiment was made:
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 from tying.figures import mean_ci
-from tying.generators import Corpus
+from tying.generators import Corpus, dh_violation
 from tying.models import Run
 
 from .lm_claims import reference_pairs
@@ -95,10 +94,6 @@ def pair_ratio(group: Group, pair: tuple, ref: list, role: str) -> dict:
 
 
 # ------------------------------------------------------------------------------ the corpora's pairs
-def kl_half(q: float) -> float:
-    return sum(x * math.log(2 * x) for x in (q, 1 - q) if x > 0)
-
-
 def cases(groups: dict, experiment: str) -> dict:
     """{corpus index: dict(label, D, broken, holding, ref)}: each corpus's pairs and its DH violation D."""
     out = {}
@@ -133,7 +128,7 @@ def lm_case(c) -> dict:
         a, b = c.symbol_id(f"{split['symbol']}#1"), c.symbol_id(f"{split['symbol']}#2")
         q = float(split["weights"][0])
         counts = np.bincount(c.realize(0), minlength=c.vocab_size)
-        D = (counts[a] + counts[b]) / counts.sum() * kl_half(q)
+        D = dh_violation(q, 1 - q, (counts[a] + counts[b]) / counts.sum())
         pair, label = (a, b), f"split q={q:g}"
         broken, holding = (pair, None) if abs(q - 0.5) > 1e-12 else (None, pair)
     elif "H" in c.vocab and "T" in c.vocab:
@@ -153,37 +148,39 @@ def _ci(values) -> tuple:
 
 
 def variant_rows(groups: dict, experiment: str) -> list:
-    """One row per (corpus, variant): D, the price, the pairs' distance ratios in each role, the accuracy."""
+    """One row per (corpus, variant): D, the price, the pairs' distance ratios in each role, the accuracy;
+    ``*_by_seed`` hold the per-seed values the claims pair by seed."""
     rows = []
-    cs = cases(groups, experiment)
-    for ci, case in cs.items():
-        base = groups.get((ci, TIE_FREE))
+    for ci, case in cases(groups, experiment).items():
+        base = final_loss(groups[ci, TIE_FREE]) if (ci, TIE_FREE) in groups else None
         for v in VARIANTS:
             g = groups.get((ci, v))
             if g is None:
                 continue
             row = {"experiment": experiment, "corpus": case["label"], "D": case["D"], "variant": v, "n": len(g.runs)}
-            price = {s: final_loss(g)[s] - final_loss(base)[s] for s in final_loss(g)} if base else {}
-            row["price_by_seed"] = price
-            row["price"] = _ci(list(price.values()))
+            loss = final_loss(g)
+            row["price_by_seed"] = {s: loss[s] - base[s] for s in loss if s in base} if base else {}
+            row["price"] = _ci(list(row["price_by_seed"].values()))
             for name in ("broken", "holding", "pair"):
                 pair = case.get(name)
-                per = {role: np.array(list(pair_ratio(g, pair, case["ref"], role).values())) if pair else []
-                       for role in ("in", "out")}
+                per = {role: pair_ratio(g, pair, case["ref"], role) if pair else {} for role in ("in", "out")}
+                row[f"{name}_by_seed"] = per
                 for role in ("in", "out"):
-                    row[f"{name}_{role}"] = _ci(per[role])
-                if name == "broken" and pair:
-                    row["broken_values"] = per
-            acc = final_acc(g)
-            row["acc"] = _ci(list(acc.values()))
+                    row[f"{name}_{role}"] = _ci(list(per[role].values()))
+            acc = np.array(list(final_acc(g).values()))
+            row["acc"] = _ci(acc)
             if case["bayes"] is not None:
-                row["bayes"] = case["bayes"]
-                ok = np.array(list(acc.values())) >= case["bayes"] - LEARNED_TOL
-                row["learned"] = (int(ok.sum()), ok.size)
-            elif base:
-                row["acc_vs_untied"] = _ci(paired(acc, final_acc(base)))
+                ok = acc >= case["bayes"] - LEARNED_TOL
+                row["bayes"], row["learned"] = case["bayes"], (int(ok.sum()), ok.size)
             rows.append(row)
     return rows
+
+
+def _index(rows: list) -> tuple:
+    """({(corpus, variant): row}, {corpus: D}, the split corpus where the DH holds or None)."""
+    by = {(r["corpus"], r["variant"]): r for r in rows}
+    D = {r["corpus"]: r["D"] for r in rows}
+    return by, D, next((c for c in D if c.startswith("split") and D[c] == 0.0), None)
 
 
 # ------------------------------------------------------------------------------ the claims
@@ -205,36 +202,24 @@ def _spearman(x, y) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def _family_ratios(groups: dict, ci: int, case: dict, role: str, names) -> list:
-    """Per variant of a family: the broken pair's mean ratio in one role (None where a variant is missing)."""
-    out = []
-    for v in names:
-        g = groups.get((ci, v))
-        out.append(np.mean(list(pair_ratio(g, case["broken"], case["ref"], role).values())) if g else None)
-    return out
-
-
-def p7_claims(groups: dict, experiment: str) -> list:
+def p7_claims(rows: list, experiment: str) -> list:
     """P7's two predictions on every corpus with a DH-broken pair."""
     claims = []
-    for ci, case in cases(groups, experiment).items():
-        if case["broken"] is None:
-            continue
+    by, _, _ = _index(rows)
+    for corpus in dict.fromkeys(r["corpus"] for r in rows if r["broken_by_seed"]["in"]):
         names, alphas = FAMILIES["alpha"]
-        ratios = _family_ratios(groups, ci, case, "in", names)
-        if all(r is not None for r in ratios):
+        if all((corpus, v) in by for v in names):
+            ratios = [by[corpus, v]["broken_in"][0] for v in names]
             rho = _spearman(alphas, ratios)
             claims.append(Claim(
-                experiment, f"{case['label']}: a larger alpha pulls the tied rows of the DH-broken pair together (P7)",
+                experiment, f"{corpus}: a larger alpha pulls the tied rows of the DH-broken pair together (P7)",
                 "Spearman(alpha, mean d_in / median(reference)) < 0 over alpha = 0.25, 1, 4, 16", [rho], rho < 0,
                 note="mean ratios " + ", ".join(f"{a:g}: {r:.3g}" for a, r in zip(alphas, ratios))))
-        half, tied = groups.get((ci, "k=d/2")), groups.get((ci, "tied"))
-        if half and tied:
-            diff = paired(pair_ratio(half, case["broken"], case["ref"], "out"),
-                          pair_ratio(tied, case["broken"], case["ref"], "out"))
+        if (corpus, "k=d/2") in by and (corpus, "tied") in by:
+            diff = paired(by[corpus, "k=d/2"]["broken_by_seed"]["out"], by[corpus, "tied"]["broken_by_seed"]["out"])
             _, lo, hi = _ci(diff)
             claims.append(Claim(
-                experiment, f"{case['label']}: with k = d/2 shared columns the DH-broken pair's output rows end "
+                experiment, f"{corpus}: with k = d/2 shared columns the DH-broken pair's output rows end "
                 "farther apart than under full tying (P7)", "mean paired [d_out(k=d/2) - d_out(k=d)] > 0, "
                 "as ratios to the reference pairs", list(diff), diff.mean() > 0,
                 interval=f"95% bootstrap CI [{lo:.3g}, {hi:.3g}]"))
@@ -244,9 +229,7 @@ def p7_claims(groups: dict, experiment: str) -> list:
 def price_claims(rows: list, experiment: str) -> list:
     """Where tying costs (L1, L2), the DH-holding pair (L3), and each variant's DH cost (reference rows)."""
     claims = []
-    by = {(r["corpus"], r["variant"]): r for r in rows}
-    D = {r["corpus"]: r["D"] for r in rows}
-    holding = next((c for c in D if c.startswith("split") and D[c] == 0.0), None)
+    by, D, holding = _index(rows)
     broken = sorted((c for c in D if D[c] > 0), key=lambda c: D[c])
     if holding and broken and (holding, "tied") in by:
         family = [c for c in [holding] + broken if (c, "tied") in by]
@@ -287,9 +270,7 @@ def price_claims(rows: list, experiment: str) -> list:
 def removes_cost(rows: list) -> dict:
     """{corpus with a broken DH: [variants whose DH-cost interval reaches 0 or below]}, when plain tying's
     lies above 0 (otherwise there is no cost to remove and the corpus is left out)."""
-    by = {(r["corpus"], r["variant"]): r for r in rows}
-    D = {r["corpus"]: r["D"] for r in rows}
-    holding = next((c for c in D if c.startswith("split") and D[c] == 0.0), None)
+    by, D, holding = _index(rows)
     out = {}
     for c in (c for c in D if D[c] > 0 and holding):
         lows = {}
@@ -305,9 +286,7 @@ def removes_cost(rows: list) -> dict:
 def no_worse_than_untied(rows: list) -> dict:
     """{corpus with a broken DH: ["variant (price here; price where the DH holds)", ...]} for the variants whose
     price interval where the DH breaks reaches 0 or below (a reading added after the runs were seen)."""
-    by = {(r["corpus"], r["variant"]): r for r in rows}
-    D = {r["corpus"]: r["D"] for r in rows}
-    holding = next((c for c in D if c.startswith("split") and D[c] == 0.0), None)
+    by, D, holding = _index(rows)
     out = {}
     for c in (c for c in D if D[c] > 0):
         keep = []

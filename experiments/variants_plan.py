@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tying.models import VARIANT_DEFAULTS
+
 from .plan import lm_train, parity_entry, pcfg_entry
 
 # name -> fields given d; every name but "untied" is tied.  Order: the poles, then each family by value.
@@ -88,8 +90,7 @@ def variant_of(model: dict) -> str:
     for name, make in VARIANTS.items():
         want = make(d)
         if all(model.get(k) == v for k, v in want.items()) and not any(
-                k in model for k in ("input_grad_scale", "tied_dims", "input_multiplier", "tie_map")
-                if k not in want):
+                k in model for k in VARIANT_DEFAULTS if k not in want):
             return name
     raise ValueError(f"no variant has the model fields {model}")
 

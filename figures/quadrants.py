@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from tying.core.errors import InputError
 
 from . import style
-from .stats import as_seeds, mean_ci
+from .stats import as_seeds, final_ci
 
 SIGNS = {"+": "+", "-": "\u2212", "0": "0", "?": "", "apart": "+", "close": "\u2212"}
 
@@ -62,10 +62,7 @@ def plot_quadrants(values: dict, predicted: dict, out=None, title: str | None = 
             for i, q in enumerate(quadrants):
                 if s not in values[q]:
                     continue
-                a = as_seeds(values[q][s], f"values[{q!r}][{s!r}]")
-                if a.ndim != 1:
-                    raise InputError(f"values[{q!r}][{s!r}] must be 1-D (one final value per seed), got {a.shape}")
-                mean, lo, hi = mean_ci(a)
+                a, mean, lo, hi = final_ci(values[q][s], f"values[{q!r}][{s!r}]")
                 x = i + (j - (len(series) - 1) / 2) * width
                 xs.append(x)
                 means.append(mean)

@@ -33,6 +33,14 @@ def as_seeds(values, name: str = "values") -> np.ndarray:
     return a
 
 
+def final_ci(values, name: str = "values") -> tuple:
+    """``(a, mean, lo, hi)``: one final value per seed as ``as_seeds`` checks it, 1-D, and its 95% CI."""
+    a = as_seeds(values, name)
+    if a.ndim != 1:
+        raise InputError(f"{name} must be 1-D (one final value per seed), got {a.shape}")
+    return (a, *mean_ci(a))
+
+
 def _mean(a: np.ndarray) -> np.ndarray:
     # The one reduction for both the sample and its resamples, so that seeds
     # which all agree give a band that equals the mean to the last bit.

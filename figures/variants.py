@@ -5,7 +5,7 @@ import numpy as np
 from tying.core.errors import InputError
 
 from . import style
-from .stats import as_seeds, mean_ci
+from .stats import as_seeds, final_ci, mean_ci
 
 
 def plot_price(D, prices: dict, out=None, title: str | None = None, *, force: bool = False):
@@ -61,10 +61,7 @@ def plot_by_variant(values: dict, xlabel: str, out=None, title: str | None = Non
             for i, name in enumerate(names):
                 if label not in values[name]:
                     continue
-                a = as_seeds(values[name][label], f"values[{name!r}][{label!r}]")
-                if a.ndim != 1:
-                    raise InputError(f"values[{name!r}][{label!r}] must be 1-D (one value per seed), got {a.shape}")
-                mean, lo, hi = mean_ci(a)
+                a, mean, lo, hi = final_ci(values[name][label], f"values[{name!r}][{label!r}]")
                 y = i + (k - (len(series) - 1) / 2) * width
                 ax.errorbar([mean], [y], xerr=[[mean - lo], [hi - mean]], color=color, marker="o", markersize=3,
                             linestyle="none", label=label if i == 0 else f"_{label}")

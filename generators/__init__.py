@@ -13,7 +13,7 @@ The face (what the layers above may import)::
     load_grammar, pcfg_corpus, ...   pcfg.py         NLTK-format PCFGs
     text_corpus                      text.py         a text file, one sentence per line
     transforms, FORMS, apply_steps   transforms.py, steps.py   DH transforms
-    exact, estimate, report,         truth.py        ground truth
+    exact, estimate, report,         truth.py        ground truth; dh_violation, D from conditionals
     relation_pairs
     audit, AuditTable                audit.py        a DH audit: distances from SE and CE, bootstrap CIs
     enumerate_population, ...        population.py   the exact population of a split
@@ -28,9 +28,9 @@ from .pcfg import BUILTIN, GRAMMAR_DIR, load_grammar, parse_grammar, pcfg_corpus
 from .population import MAX_ROWS, enumerate_population, not_enumerable
 from .steps import FORMS, apply_steps
 from .text import LONG_LINES, text_corpus
-from .truth import estimate, exact, relation_pairs, report
+from .truth import dh_violation, estimate, exact, relation_pairs, report
 
 __all__ = ["transforms", "SPLITS", "TASKS", "Corpus", "Examples", "Stream", "MAX_BITS", "PAPER_SPLIT_SEED",
            "check_weights", "parity_corpus", "BUILTIN", "GRAMMAR_DIR", "load_grammar", "parse_grammar",
            "pcfg_corpus", "MAX_ROWS", "enumerate_population", "not_enumerable", "FORMS", "apply_steps",
-           "estimate", "exact", "relation_pairs", "report", "AuditTable", "audit", "LONG_LINES", "text_corpus"]
+           "estimate", "exact", "dh_violation", "relation_pairs", "report", "AuditTable", "audit", "LONG_LINES", "text_corpus"]
