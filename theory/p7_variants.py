@@ -41,7 +41,7 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from . import lab
+from . import lab, sym
 from .p3_separation import separation_bound
 from .result import Result
 
@@ -78,11 +78,6 @@ def _between(us, log_r) -> bool:
     return bool(log_r > us[0] and all(v > w for v, w in zip(us, us[1:])) and us[-1] > 0)
 
 
-def _zero(expr) -> bool:
-    """True when a rational function simplifies to exactly 0 (the checks below are rational in e^e_a, e^e_b)."""
-    return sp.cancel(sp.together(expr)) == 0
-
-
 def symbolic() -> Result:
     res = Result(ID, "symbolic", STATEMENT)
     ea, eb, s = sp.symbols("e_a e_b s", real=True)
@@ -98,37 +93,37 @@ def symbolic() -> Result:
     sig_a, sig_b, sig_u, r = X / (1 + X), Y / (1 + Y), X / (X + Y), p / (1 - p)
 
     res.check("sign lemma: sigma(e_a) - sigma(e_b) = (e^e_a - e^e_b) / ((1 + e^e_a)(1 + e^e_b)), the sign of u",
-              _zero(sig_a - sig_b - (X - Y) / ((1 + X) * (1 + Y))))
+              sym.is_zero(sig_a - sig_b - (X - Y) / ((1 + X) * (1 + Y))))
     # (1) input role
     res.check("(1) g_in_a / p - g_in_b / (1-p) = gamma (sigma(e_a) - sigma(e_b)), so <., u> >= 0: a pull",
-              _zero(g_in[0] / p - g_in[1] / (1 - p) - gamma * (sig_a - sig_b)))
+              sym.is_zero(g_in[0] / p - g_in[1] / (1 - p) - gamma * (sig_a - sig_b)))
     res.check("(1) the input role alone rests at merged rows e_a = e_b = logit(pi)",
-              all(_zero(g.subs({X: pi / (1 - pi), Y: pi / (1 - pi)})) for g in g_in))
+              all(sym.is_zero(g.subs({X: pi / (1 - pi), Y: pi / (1 - pi)})) for g in g_in))
     # (2) output role
     res.check("(2) g_out_a = -g_out_b = beta (sigma(u) - p): the output role sees only u",
-              _zero(g_out[0] + g_out[1]) and _zero(g_out[0] - beta * (sig_u - p)))
+              sym.is_zero(g_out[0] + g_out[1]) and sym.is_zero(g_out[0] - beta * (sig_u - p)))
     res.check("(2) sigma(u) - p = (e^u - r) / ((1 + e^u)(1 + r)), r = p/(1-p): the sign of u - log r, so the "
               "output role alone rests only at u = log r (P3's bound log r / |h|, |h| = 1) and "
               "<g_out_a - g_out_b, u> = 2 beta (sigma(u) - p) u < 0 for 0 < u < log r: a push",
-              _zero(sig_u - p - (X / Y - r) / ((1 + X / Y) * (1 + r))) and _zero(g_out[0].subs(X, r * Y)))
+              sym.is_zero(sig_u - p - (X / Y - r) / ((1 + X / Y) * (1 + r))) and sym.is_zero(g_out[0].subs(X, r * Y)))
     # (3) the alpha-scaled field: its zeros, parametrised by s
     field = [alpha * gi + go for gi, go in zip(g_in, g_out)]
     S = beta * (p - sig_u) / (alpha * gamma)
     res.check("(3) with s := beta (p - sigma(u)) / (alpha gamma): field_a = alpha gamma p (sigma(e_a) - pi - s/p) "
               "and field_b = alpha gamma (1-p) (sigma(e_b) - pi + s/(1-p)), so the fixed points are exactly "
               "e_a = logit(pi + s/p), e_b = logit(pi - s/(1-p)), alpha = beta (p - sigma(u(s))) / (gamma s)",
-              _zero(field[0] - alpha * gamma * p * (sig_a - pi - S / p))
-              and _zero(field[1] - alpha * gamma * (1 - p) * (sig_b - pi + S / (1 - p))))
+              sym.is_zero(field[0] - alpha * gamma * p * (sig_a - pi - S / p))
+              and sym.is_zero(field[1] - alpha * gamma * (1 - p) * (sig_b - pi + S / (1 - p))))
     ya, yb = pi + s / p, pi - s / (1 - p)
     u_s = sp.log(ya / (1 - ya)) - sp.log(yb / (1 - yb))
     dphi = 1 / (p * ya * (1 - ya)) + 1 / ((1 - p) * yb * (1 - yb))
     res.check("(3) du/ds = 1/(p y_a (1-y_a)) + 1/((1-p) y_b (1-y_b)) > 0 (each y in (0, 1): y (1-y) = t/(1+t)^2)",
-              _zero(sp.diff(u_s, s) - dphi) and (t / (1 + t) ** 2).is_positive is True)
+              sym.is_zero(sp.diff(u_s, s) - dphi) and (t / (1 + t) ** 2).is_positive is True)
     # So N(s) = p - sigma(u(s)) falls (sigma and u(s) rise), from N(0) = p - 1/2 > 0 to 0 at u = log r; on that
     # interval alpha(s) = (beta/gamma) N(s)/s falls from +oo to 0 (a positive falling N over a rising s), and
     # s < 0 would need N < 0 with u < 0 < log r: impossible.  Hence u(alpha) falls from log r to 0.
     res.check("(3) u(0) = 0 and N(0) = p - 1/2: alpha(s) -> +oo as s -> 0+ when p > 1/2",
-              u_s.subs(s, 0) == 0 and _zero((p - sig_u).subs({X: pi / (1 - pi), Y: pi / (1 - pi)}) - (p - sp.S.Half)))
+              u_s.subs(s, 0) == 0 and sym.is_zero((p - sig_u).subs({X: pi / (1 - pi), Y: pi / (1 - pi)}) - (p - sp.S.Half)))
     # an instance, solved to 40 digits: p = 0.9 (r = 9), pi = 1/3, beta = gamma = 1
     us = [_fixed_distance(0.9, 1 / 3, a) for a in ALPHAS]
     res.number(**{"instance p=0.9: u by alpha": us, "instance log r": float(np.log(9))})
