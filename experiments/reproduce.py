@@ -50,7 +50,7 @@ from .plan import EXPERIMENTS, FULL, QUICK, Plan, plan_specs
 from .report import split_figures, write_report, xor_figures
 from .results import Claim, load_groups
 from .spec import load_spec
-from .split_claims import contrast_claims, rates_table, split_claims, split_first_steps
+from .split_claims import contrast_claims, learning_findings, rates_table, split_claims, split_first_steps
 from .worker import finished
 
 
@@ -110,6 +110,12 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
         learning += ["", ("How often runs reach Bayes on the training strings (runs that learned / runs, 95% Wilson "
                      "interval): on the paper's split, over seeds; on random splits of its shape, over splits "
                      "(one seed each)."), ""] + rates
+    found = learning_findings([groups.get("xor", {}), groups.get("contrast", {})],
+                              [groups.get("xor-long", {}), groups.get("contrast-long", {})],
+                              arch=(plan.contrast_archs or plan.xor_archs)[0])
+    if found:
+        learning += ["", "Read from these runs after they were made (findings, not registered claims):", ""]
+        learning += [f"- {x}" for x in found]
     if "twins" in specs:
         claims += twins_claims(load_groups(out / "sweeps" / "twins", specs["twins"]))
     if "quadrants" in specs:

@@ -20,18 +20,21 @@ import numpy as np
 from tying.figures import group_permutation_test, mean_ci
 
 from .results import Claim, Group
-from .xor_claims import LEARNED_TOL, final_fit, first_learned, groups_settings, learned, rate_text
+from .findings import delay_finding, outcome, rescued_finding, stall_finding
+from .xor_claims import LEARNED_TOL, bayes_train, final_fit, first_learned, groups_settings, learned, rate_text
 
 
 def pooled(groups: dict) -> dict:
-    """{(setting, arch, tied): {(split seed, run seed): (learned, final training-string accuracy)}}."""
+    """{(setting, arch, tied): {(split seed, run seed): (learned, final training-string accuracy, run, the
+    accuracy that counts as learned)}}."""
     names = groups_settings(groups)
     out: dict = {}
     for (ci, arch, tied), g in groups.items():
         split = g.corpus.provenance["parameters"]["split_seed"]
+        bar = bayes_train(g.corpus) - LEARNED_TOL
         cell = out.setdefault((names[ci], arch, tied), {})
         for r, ok, acc in zip(g.runs, learned(g), final_fit(g)):
-            cell[(split, r.train_cfg.seed)] = (bool(ok), float(acc))
+            cell[(split, r.train_cfg.seed)] = (bool(ok), float(acc), r, bar)
     return out
 
 
@@ -48,21 +51,25 @@ def contrast_claims(groups: dict, experiment: str, steps: int) -> list:
     for (setting, arch, tied), untied in sorted(cells.items()):
         if tied or (setting, arch, True) not in cells or setting not in ("DH", "NDH"):
             continue
-        both = sorted(set(untied) & set(cells[(setting, arch, True)]))
+        tied_runs = cells[(setting, arch, True)]
+        both = sorted(set(untied) & set(tied_runs))
         u = np.array([untied[k][0] for k in both])
-        t = np.array([cells[(setting, arch, True)][k][0] for k in both])
+        t = np.array([tied_runs[k][0] for k in both])
+        ends = "; ".join(
+            f"{side}: " + ", ".join(f"split {k[0]} {outcome(runs[k][2], runs[k][3])}" for k in both)
+            for side, runs in (("untied", untied), ("tied", tied_runs)))
         claims.append(Claim(
             experiment, f"{setting} {arch}: untied learns on more splits than tied (paired by split, {steps:,} "
             "steps)", "#(untied learns, tied not) > #(tied learns, untied not)", list(u.astype(float) - t),
             bool((u & ~t).sum() > (t & ~u).sum()),
             note=f"untied only {int((u & ~t).sum())}, tied only {int((t & ~u).sum())}, both {int((u & t).sum())}, "
-            f"neither {int((~u & ~t).sum())}"))
-        diff = np.array([untied[k][1] - cells[(setting, arch, True)][k][1] for k in both])
+            f"neither {int((~u & ~t).sum())}; {ends}"))
+        diff = np.array([untied[k][1] - tied_runs[k][1] for k in both])
         _, lo, hi = mean_ci(diff)
         claims.append(Claim(
             experiment, f"{setting} {arch}: tied falls short of untied in training-string accuracy (paired by "
             f"split, {steps:,} steps)", "mean(acc_untied - acc_tied) > 0", list(diff), bool(diff.mean() > 0),
-            interval=f"95% bootstrap CI [{lo:.3f}, {hi:.3f}]"))
+            interval=f"95% bootstrap CI [{lo:.3f}, {hi:.3f}]", note=ends))
     return claims
 
 
@@ -115,17 +122,17 @@ def split_claims(first: dict, steps: int, eval_every: int) -> list:
     for arch, by_split in first.items():
         labels = list(by_split)
         censored = {k: np.where(np.isinf(v), steps + eval_every, v) for k, v in by_split.items()}
-        outcome = np.concatenate([censored[k] for k in labels])
+        first_steps = np.concatenate([censored[k] for k in labels])
         group = np.concatenate([[i] * len(censored[k]) for i, k in enumerate(labels)])
-        p = group_permutation_test(outcome, group, n_perm=10000, seed=0)
+        p = group_permutation_test(first_steps, group, n_perm=10000, seed=0)
         p_learned = group_permutation_test(np.isfinite(np.concatenate([by_split[k] for k in labels])), group,
                                            n_perm=10000, seed=0)
         claims.append(Claim(
             "splits", f"{arch} (DH, untied): whether and when it learns within {steps:,} steps depends on which "
             "strings are held out", "permutation test of the split labels on the first step that has "
             "learned (never: censored), p < 0.05", [p], p < 0.05,
-            note=f"{len(labels)} splits x {len(outcome) // max(len(labels), 1)} seeds; the same test on "
-            f"learned or not: p = {p_learned:.3g}"))
+            note=f"{len(labels)} splits x {len(first_steps) // max(len(labels), 1)} seeds; the same test on "
+            f"learned or not: p = {p_learned:.3g}; {_disagree(by_split)}"))
         rand = np.concatenate([v for k, v in by_split.items() if k != "paper split"])
         k = int(np.isfinite(rand).sum())
         claims.append(Claim("splits", f"{arch} (DH, untied): runs on random splits that learn within "
@@ -145,3 +152,35 @@ def split_claims(first: dict, steps: int, eval_every: int) -> list:
                 f"at {steps + eval_every:,}); first steps on the paper's split: "
                 + ", ".join("never" if np.isinf(s) else f"{s:,.0f}" for s in mine)))
     return claims
+
+
+def _disagree(by_split: dict) -> str:
+    """How much of the spread the seeds make on their own: the splits whose seeds disagree on learning."""
+    mixed = [k for k, v in by_split.items() if 0 < np.isfinite(v).sum() < len(v)]
+    return (f"on {len(mixed)} of {len(by_split)} splits the seeds disagree on whether the run learns, so the "
+            "seed matters beside the split")
+
+
+# ------------------------------------------------------------------------------ findings for the Learning section
+def learning_findings(short: list, long: list, arch: str = "transformer") -> list:
+    """Sentences read from the runs (not registered claims): how many runs that did not learn had stalled, at
+    each length; which of the paper-length runs that had not learned did with 4x the steps; and, where the
+    DH is broken, how much later tied runs learned than untied ones.  ``short`` and ``long``: the groups of
+    the experiments at the paper's length and at 4x (the XOR grid and the contrast runs), same seeds."""
+    def cells(groups_list):
+        out: dict = {}
+        for groups in groups_list:
+            for (setting, a, tied), runs in pooled(groups).items():
+                if a == arch:
+                    out.setdefault(f"{setting} {'tied' if tied else 'untied'}", {}).update(
+                        {k: (v[2], v[3]) for k, v in runs.items()})
+        return out
+    s, l = cells(short), cells(long)
+    lines = [stall_finding({k: list(v.values()) for k, v in c.items()}) for c in (s, l) if c]
+    if s and l:
+        lines.append(rescued_finding(s, l))
+    for setting in ("DH", "NDH"):
+        u, t = l.get(f"{setting} untied", {}), l.get(f"{setting} tied", {})
+        pairs = [(u[k][0], t[k][0], u[k][1]) for k in sorted(set(u) & set(t))]
+        lines.append(delay_finding(pairs, f"{setting} {arch}, paired by seed and split"))
+    return [x for x in lines if x]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from tying.figures import mean_ci, wilson_interval
 
+from .findings import outcomes_note
 from .results import Claim, Group, occurring, table_curves, truth_of
 
 SETTINGS = {  # the paper's three XOR settings: weights of the zero and one variants
@@ -63,6 +64,10 @@ def first_learned(group: Group) -> np.ndarray:
         hit = np.flatnonzero(r.fit_acc >= bar)
         out.append(float(r.fit_steps[hit[0]]) if len(hit) else np.inf)
     return np.array(out)
+
+
+def _by_seed(group: Group) -> dict:
+    return {r.train_cfg.seed: r for r in group.runs}
 
 
 def rate_text(k: int, n: int) -> str:
@@ -135,7 +140,9 @@ def geometry_claims(groups: dict, experiment: str = "xor") -> list:
                 crit = f"d_in{p} / median(other) <= {WELL_BELOW}"
                 if arch in CANNOT_LEARN_PARITY:
                     claims.append(Claim(experiment, f"{who}: input distance of {p} well below the median of "
-                                        "the other pairs", crit, list(v), bool(np.all(v <= WELL_BELOW))))
+                                        "the other pairs", crit, list(v), bool(np.all(v <= WELL_BELOW)),
+                                        note=f"{int((v > WELL_BELOW).sum())} of {len(v)} seeds above: "
+                                        + ", ".join(f"{x:.3f}" for x in v)))
                     continue
                 note = (f"{int((~ok).sum())} run(s) that did not learn: " + ", ".join(f"{x:.3g}" for x in v[~ok])
                         if (~ok).any() else "")
@@ -208,7 +215,9 @@ def accuracy_claims(groups: dict, experiment: str = "xor", long: bool = False) -
         steps = untied.runs[0].final_step
         bayes = bayes_train(untied.corpus)
         ref = arch in CANNOT_LEARN_PARITY
-        note = "a bag of tokens cannot represent parity" if ref else ""
+        bar = bayes - LEARNED_TOL
+        note = ("a bag of tokens cannot represent parity" if ref else
+                outcomes_note(_by_seed(untied), _by_seed(tied), bar))
         crit = f"acc_train >= Bayes {bayes:.3f} - {LEARNED_TOL}"
         for side, g in (("untied", untied), ("tied", tied)):
             ok = learned(g)
@@ -238,11 +247,12 @@ def accuracy_claims(groups: dict, experiment: str = "xor", long: bool = False) -
                 "#(untied learns, tied not) > #(tied learns, untied not)", list(lu.astype(float) - lt),
                 bool((lu & ~lt).sum() > (lt & ~lu).sum()),
                 note=f"untied only {int((lu & ~lt).sum())}, tied only {int((lt & ~lu).sum())}, both "
-                f"{int((lu & lt).sum())}, neither {int((~lu & ~lt).sum())}"))
+                f"{int((lu & lt).sum())}, neither {int((~lu & ~lt).sum())}; {note}"))
         if setting == "NDH" and not ref:
             ok = learned(tied)
             claims.append(Claim(experiment, f"NDH {arch} tied: learns in no seed", "#(tied learns) = 0",
-                                list(ok.astype(float)), not ok.any(), interval=rate_text(int(ok.sum()), ok.size)))
+                                list(ok.astype(float)), not ok.any(), interval=rate_text(int(ok.sum()), ok.size),
+                                note=note))
     return claims
 
 

@@ -1,0 +1,99 @@
+"""What the XOR runs did, where a learning claim fails: per-run outcomes for the claims' notes, and the
+findings that the report's Learning section states.
+
+A run that has not learned either ran out of steps (its training-string accuracy still moving at the end)
+or has *stalled*: its accuracy has stayed within ``FLAT_TOL`` of its final value for at least the second
+half of its steps.  A stalled run sits on a plateau; it is not under-trained in the sense that more of
+the same steps would finish the job.  The 600,000-step runs repeat the 150,000-step runs of the same seed
+bit for bit over their first 150,000 steps (a counted claim checks it), so they show directly which
+runs that had not learned at the paper's length were under-trained and which were stuck.
+
+These statements were read from the runs after they were made: the report prints them as findings, not
+as registered claims.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FLAT_TOL = 0.01
+
+
+def flat_since(steps: np.ndarray, acc: np.ndarray, tol: float = FLAT_TOL) -> float:
+    """The first evaluated step from which the accuracy stays within ``tol`` of its final value."""
+    off = np.flatnonzero(np.abs(np.asarray(acc) - acc[-1]) > tol)
+    return float(steps[off[-1] + 1] if len(off) else steps[0])
+
+
+def first_at(steps: np.ndarray, acc: np.ndarray, bar: float) -> float:
+    hit = np.flatnonzero(np.asarray(acc) >= bar)
+    return float(steps[hit[0]]) if len(hit) else np.inf
+
+
+def stalled(run, bar: float) -> bool:
+    """Not learned, and flat since at most half of the run's steps."""
+    return bool(run.fit_acc[-1] < bar and flat_since(run.fit_steps, run.fit_acc) <= run.final_step / 2)
+
+
+def outcome(run, bar: float) -> str:
+    """One run's end, in a few words: its final training-string accuracy, and when it learned or since when
+    it has not moved."""
+    acc = float(run.fit_acc[-1])
+    if acc >= bar:
+        return f"{acc:.3f} (learned at {first_at(run.fit_steps, run.fit_acc, bar):,.0f})"
+    since = flat_since(run.fit_steps, run.fit_acc)
+    return f"{acc:.3f} (" + ("still moving at the end)" if since >= run.final_step else f"flat since {since:,.0f})")
+
+
+def outcomes_note(untied: dict, tied: dict, bar: float, label: str = "seed") -> str:
+    """Per key (a seed, or a split), the untied and the tied run's ends: ``untied`` and ``tied`` map the key
+    to its run."""
+    parts = []
+    for side, runs in (("untied", untied), ("tied", tied)):
+        parts.append(f"{side}: " + ", ".join(f"{label} {k} {outcome(r, bar)}" for k, r in sorted(runs.items())))
+    return "; ".join(parts)
+
+
+# ------------------------------------------------------------------------------ the Learning section
+def stall_finding(cells: dict) -> str:
+    """``cells``: {name: [(run, bar), ...]} of the runs at one length. How many of the runs that did not
+    learn had stalled, and at which accuracies."""
+    missed = [(r, bar) for runs in cells.values() for r, bar in runs if r.fit_acc[-1] < bar]
+    if not missed:
+        return ""
+    stuck = [float(r.fit_acc[-1]) for r, bar in missed if stalled(r, bar)]
+    steps = missed[0][0].final_step
+    plateaus = ", ".join(f"{a:.3f}" for a in sorted(set(np.round(stuck, 3))))
+    return (f"Of the {len(missed)} transformer runs of {steps:,} steps that did not learn, {len(stuck)} had stalled "
+            f"(training-string accuracy within {FLAT_TOL} of its final value for at least the last half of the "
+            f"run)" + (f", at {plateaus}" if stuck else "") + ".")
+
+
+def rescued_finding(short: dict, long: dict) -> str:
+    """``short``, ``long``: {setting: {seed: (run, bar)}} of the same cells at two lengths. Per setting, how
+    many runs that had not learned at the short length learned with the extra steps."""
+    parts = []
+    for setting in short:
+        missed = [s for s, (r, bar) in short[setting].items() if r.fit_acc[-1] < bar and s in long.get(setting, {})]
+        if not missed:
+            continue
+        late = sum(long[setting][s][0].fit_acc[-1] >= long[setting][s][1] for s in missed)
+        parts.append(f"{setting} {late} of {len(missed)}")
+    if not parts:
+        return ""
+    steps = (next(iter(next(iter(short.values())).values()))[0].final_step,
+             next(iter(next(iter(long.values())).values()))[0].final_step)
+    return (f"Runs that had not learned at {steps[0]:,} steps and learned by {steps[1]:,} (the same seed, the "
+            f"same first {steps[0]:,} steps): " + ", ".join(parts) + ".")
+
+
+def delay_finding(pairs: list, what: str) -> str:
+    """``pairs``: [(untied run, tied run, bar)] of one setting, paired by seed or split. Where both learned,
+    how much later the tied run did."""
+    both = [(first_at(u.fit_steps, u.fit_acc, bar), first_at(t.fit_steps, t.fit_acc, bar)) for u, t, bar in pairs]
+    both = [(a, b) for a, b in both if np.isfinite(a) and np.isfinite(b)]
+    if not both:
+        return ""
+    delay = np.array([b - a for a, b in both])
+    return (f"{what}: where both learned ({len(both)} of {len(pairs)} pairs), tied learned later in "
+            f"{int((delay > 0).sum())}, by a median of {np.median(delay):,.0f} steps (untied at a median of "
+            f"{np.median([a for a, _ in both]):,.0f}).")

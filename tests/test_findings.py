@@ -1,0 +1,67 @@
+"""What the runs did where a learning claim fails: flat stretches, stalls, rescues by more steps and the
+tied runs' delay, on hand-made training-string accuracy curves whose answers are read off by eye."""
+import numpy as np
+from tying.experiments import findings as F
+from tying.models.config import ModelConfig, TrainConfig
+from tying.models.run import Run
+
+STEPS = np.arange(0, 1001, 100)  # 11 evaluations, 0 to 1,000
+
+
+def _run(acc, seed=0, tied=False):
+    acc = np.asarray(acc, float)
+    steps = STEPS[:len(acc)]
+    return Run(ModelConfig(arch="transformer", tied=tied), TrainConfig(steps=int(steps[-1]), seed=seed), {},
+               steps=steps, fit_steps=steps, fit_acc=acc)
+
+
+PLATEAU = [0.5, 0.6, 0.9, 0.9, 0.905, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]   # flat since step 200
+CLIMBING = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.55, 0.6, 0.7, 0.8]   # still moving at the end
+LEARNS = [0.5, 0.5, 0.5, 0.96, 0.96, 0.96, 0.96, 0.96, 0.96, 0.96, 0.96]  # learned at step 300
+
+
+def test_flat_since_and_first_at_by_hand():
+    assert F.flat_since(STEPS, np.array(PLATEAU)) == 200
+    assert F.flat_since(STEPS, np.array(CLIMBING)) == 1000
+    assert F.flat_since(STEPS, np.full(11, 0.7)) == 0
+    # the tolerance is the premise: with none, the 0.905 wobble ends the flat stretch later
+    assert F.flat_since(STEPS, np.array(PLATEAU), tol=0.0) == 500
+    assert F.first_at(STEPS, np.array(LEARNS), 0.93) == 300
+    assert np.isinf(F.first_at(STEPS, np.array(PLATEAU), 0.93))
+
+
+def test_a_stall_is_a_flat_second_half_below_the_bar():
+    assert F.stalled(_run(PLATEAU), 0.93)
+    assert not F.stalled(_run(CLIMBING), 0.93)  # under-trained, not stuck
+    assert not F.stalled(_run(LEARNS), 0.93)    # it learned
+    assert not F.stalled(_run(PLATEAU), 0.85)   # the same curve above the bar has learned
+    assert F.outcome(_run(PLATEAU), 0.93) == "0.900 (flat since 200)"
+    assert F.outcome(_run(LEARNS), 0.93) == "0.960 (learned at 300)"
+    note = F.outcomes_note({1: _run(LEARNS, 1), 0: _run(PLATEAU)}, {0: _run(CLIMBING, tied=True)}, 0.93)
+    assert note == ("untied: seed 0 0.900 (flat since 200), seed 1 0.960 (learned at 300); "
+                    "tied: seed 0 0.800 (still moving at the end)")
+
+
+def test_the_learning_findings_count_what_the_curves_show():
+    cells = {"NDH untied": [(_run(PLATEAU), 0.93), (_run(CLIMBING, 1), 0.93), (_run(LEARNS, 2), 0.93)]}
+    assert F.stall_finding(cells).startswith("Of the 2 transformer runs of 1,000 steps that did not learn, 1 had "
+                                             "stalled")
+    assert F.stall_finding(cells).endswith(", at 0.900.")
+    assert F.stall_finding({"x": [(_run(LEARNS), 0.93)]}) == ""
+    short = {"NDH untied": {0: (_run(PLATEAU[:6]), 0.93), 1: (_run(CLIMBING[:6], 1), 0.93),
+                            2: (_run(LEARNS[:6], 2), 0.93)}}
+    long = {"NDH untied": {0: (_run(PLATEAU), 0.93), 1: (_run(LEARNS, 1), 0.93), 2: (_run(LEARNS, 2), 0.93)}}
+    text = F.rescued_finding(short, long)
+    assert text.endswith("NDH untied 1 of 2.")  # seed 2 had learned already; seed 1 did later, seed 0 never
+    assert "at 500 steps and learned by 1,000" in text
+
+
+def test_the_delay_is_measured_only_where_both_learned():
+    late = [0.5] * 6 + [0.96] * 5  # learned at 600
+    pairs = [(_run(LEARNS), _run(late, tied=True), 0.93), (_run(LEARNS, 1), _run(PLATEAU, 1, True), 0.93)]
+    assert F.delay_finding(pairs, "DH") == ("DH: where both learned (1 of 2 pairs), tied learned later in 1, by a "
+                                            "median of 300 steps (untied at a median of 300).")
+    # the control: tied first, the delay is negative and no pair counts as later
+    swapped = [(_run(late), _run(LEARNS, tied=True), 0.93)]
+    assert "tied learned later in 0, by a median of -300 steps" in F.delay_finding(swapped, "DH")
+    assert F.delay_finding(pairs[1:], "DH") == ""
