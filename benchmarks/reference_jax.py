@@ -7,7 +7,7 @@ parameters, gradients and moments line up with ours index by index).
 
 - Sampling: each step is one epoch of the train split (batch 1024 > the split,
   as in the paper), every meaning realized by the realization weights
-  (inverse CDF of a uniform, as ``stream_kernels.choose_variant``) and one
+  (inverse CDF of a uniform, as ``stream_kernels.realize_sequence``) and one
   maskable position per string masked, chosen uniformly.  The draws come from
   ``jax.random``, so the batches follow the same distribution as our
   ``Stream`` but are not bit-identical to it.  The epoch's shuffle is left

@@ -8,29 +8,15 @@ from numba import njit
 from tying.core import kernel_cache
 
 
-@njit(cache=True, inline="always")  # inlined: a call per token costs more than the draw
-def choose_variant(weights, variants, m, c, u):
-    """Inverse-CDF draw of one surface symbol of meaning m after class c; zero-weight variants are
-    never drawn.  Takes whole tables and indices: slicing a row per draw costs more than the draw."""
-    acc = 0.0
-    last = -1
-    for k in range(variants.shape[1]):
-        s = variants[m, k]
-        if s < 0:
-            break
-        w = weights[m, c, k]
-        if w > 0.0:
-            last = s
-            acc += w
-            if u < acc:
-                return s
-    return last  # u within rounding of 1
-
-
 @njit(cache=True, inline="always")
 def realize_sequence(seqs, a, L, out, o0, variants, weights, class_of, start_class, copy_src, copy_map, u, u0):
     """out[o0 + t] = the surface of meaning seqs[a + t] for t < L, drawn with the uniform u[u0 + t].
-    Offsets into whole arrays, not row slices: a view per sequence cost a third of the stream."""
+    Offsets into whole arrays, not row slices: a view per sequence cost a third of the stream.
+
+    The draw is the inverse CDF over the meaning's variants after class c: the first variant whose
+    cumulative weight exceeds u, zero-weight variants never drawn, the last drawable one when u is within
+    rounding of 1.  It is written out here rather than called per token: arrays passed into a function
+    per token (even one numba inlines) cost about three times the draw itself."""
     for t in range(L):
         m = seqs[a + t]
         src = copy_src[m]
@@ -41,9 +27,22 @@ def realize_sequence(seqs, a, L, out, o0, variants, weights, class_of, start_cla
                     s = copy_map[out[o0 + j]]
                     break
             out[o0 + t] = s
-        else:
-            c = start_class if t == 0 else class_of[seqs[a + t - 1]]
-            out[o0 + t] = choose_variant(weights, variants, m, c, u[u0 + t])
+            continue
+        c = start_class if t == 0 else class_of[seqs[a + t - 1]]
+        x = u[u0 + t]
+        acc = 0.0
+        s = -1
+        for k in range(variants.shape[1]):
+            v = variants[m, k]
+            if v < 0:
+                break
+            w = weights[m, c, k]
+            if w > 0.0:
+                s = v
+                acc += w
+                if x < acc:
+                    break
+        out[o0 + t] = s
 
 
 @njit(cache=True)
