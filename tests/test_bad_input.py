@@ -254,3 +254,15 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing_behind(kind, args, make
 
 def test_the_table_has_at_least_60_kinds():
     assert len({c[0] for c in CASES}) == len(CASES) >= 60
+
+
+def test_bench_names_the_users_bad_out_before_a_missing_extra(tmp_path):
+    """A wrong --out is the user's to fix whatever is installed: it is reported even without torch."""
+    hide_torch = NO_DASK.replace("'distributed'", "'torch'").replace("dask extra", "bench extra")
+    res = subprocess.run([sys.executable, "-c", hide_torch, "bench", "--out", str(tmp_path / "no" / "such")],
+                         cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "output folder's parent does not exist" in res.stderr, res.stderr
+    # the control: a good --out, and the missing extra is what the error names
+    res = subprocess.run([sys.executable, "-c", hide_torch, "bench", "--out", str(tmp_path / "results")],
+                         cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "torch is not installed" in res.stderr, res.stderr

@@ -44,14 +44,14 @@ def run(args) -> int:
     if root is None:
         raise InputError("the benchmarks are not installed with the package: run tying bench from a source "
                          "checkout (pip install '.[bench]')")
-    if args.jax and importlib.util.find_spec("jax") is None:
-        raise InputError("jax is not installed; install the jax extra: pip install '.[jax]'")
-    if not args.jax and importlib.util.find_spec("torch") is None:
-        raise InputError("torch is not installed; install the benchmark extra: pip install '.[bench]'")
     cmd = [sys.executable, "-m", "benchmarks"] + (["--quick"] if args.quick else []) + (["--jax"] if args.jax else [])
-    if args.out is not None:
+    if args.out is not None:  # the user's own mistake first, then what the machine lacks
         out = Path(args.out).resolve()
         if not out.parent.is_dir():
             raise InputError(f"output folder's parent does not exist: {out.parent}")
         cmd += ["--out", str(out)]
+    if args.jax and importlib.util.find_spec("jax") is None:
+        raise InputError("jax is not installed; install the jax extra: pip install '.[jax]'")
+    if not args.jax and importlib.util.find_spec("torch") is None:
+        raise InputError("torch is not installed; install the benchmark extra: pip install '.[bench]'")
     return subprocess.call(cmd, cwd=root)
