@@ -58,10 +58,16 @@ def needed(cfg: ModelConfig, tc: TrainConfig | None = None) -> dict[str, int]:
     if tc is None:
         return {"parameters": P * item}
     records = tc.steps // tc.record_every + 2
+    if cfg.variant:  # the effective tables a tying variant's kernels read, and their gradient (variants.state)
+        from .variants import plain
+
+        P_eff = 2 * n_params(plain(cfg)) * item
+    else:
+        P_eff = 0
     return {
         # P, its gradient, two optimizer moments and the two records an interrupt returns to,
         # plus the float64 copies the kernels read
-        "parameters and optimizer state": 6 * P * item + 2 * P * 8,
+        "parameters and optimizer state": 6 * P * item + 2 * P * 8 + P_eff,
         "activations": 8 * activations(cfg),
         # tokens, lengths and four target arrays per token slot
         "batches": 24 * max(TOKEN_SLOTS, tc.batch_size * cfg.seq_len),

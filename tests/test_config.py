@@ -2,6 +2,8 @@
 import itertools
 import math
 
+import numpy as np
+
 import pytest
 
 from tying.experiments import spec
@@ -96,3 +98,22 @@ def test_a_config_too_big_for_memory_is_refused_before_allocating(monkeypatch):
     monkeypatch.setenv("TYING_MEMORY", "1000")
     with pytest.raises(InputError, match="TYING_MEMORY"):
         ModelConfig().fit(7, 8, "mlm")
+
+
+@pytest.mark.parametrize("kw", [dict(tied=True, tied_dims=2), dict(tied=True, input_multiplier=2.0),
+                                dict(tied=True, tie_map=True), dict(tied=False, input_grad_scale=0.5)])
+def test_the_memory_estimate_counts_a_variants_effective_tables(kw):
+    """A tying variant's kernels hold the effective parameters and their gradient beside P: the estimate
+    grows by exactly the arrays models.variants.state allocates, and a plain config's by nothing."""
+    from tying.models import variants
+
+    base = ModelConfig(arch="transformer", d=4).fit(9, 6, "mlm")
+    cfg = ModelConfig(arch="transformer", d=4, **kw).fit(9, 6, "mlm")
+    tc = TrainConfig()
+    Pe, Ge = variants.state(cfg, np.float64)[-2:]
+    assert Pe.size > 0
+    grown = memory.needed(cfg, tc)["parameters and optimizer state"] - \
+        8 * 8 * memory.n_params(cfg)  # 6 P-sized float64 arrays plus 2 float64 copies
+    assert grown == 8 * (Pe.size + Ge.size)
+    assert variants.state(base, np.float64)[-2].size == 0
+    assert memory.needed(base, tc)["parameters and optimizer state"] == 8 * 8 * memory.n_params(base)
