@@ -72,11 +72,12 @@ def rescued_finding(short: dict, long: dict) -> str:
     """``short``, ``long``: {setting: {seed: (run, bar)}} of the same cells at two lengths. Per setting, how
     many runs that had not learned at the short length learned with the extra steps."""
     parts = []
-    for setting in short:
-        missed = [s for s, (r, bar) in short[setting].items() if r.fit_acc[-1] < bar and s in long.get(setting, {})]
+    for setting, runs in short.items():
+        later = long.get(setting, {})
+        missed = [s for s, (r, bar) in runs.items() if r.fit_acc[-1] < bar and s in later]
         if not missed:
             continue
-        late = sum(long[setting][s][0].fit_acc[-1] >= long[setting][s][1] for s in missed)
+        late = sum(later[s][0].fit_acc[-1] >= later[s][1] for s in missed)
         parts.append(f"{setting} {late} of {len(missed)}")
     if not parts:
         return ""

@@ -100,8 +100,8 @@ def test_a_config_too_big_for_memory_is_refused_before_allocating(monkeypatch):
         ModelConfig().fit(7, 8, "mlm")
 
 
-@pytest.mark.parametrize("kw", [dict(tied=True, tied_dims=2), dict(tied=True, input_multiplier=2.0),
-                                dict(tied=True, tie_map=True), dict(tied=False, input_grad_scale=0.5)])
+@pytest.mark.parametrize("kw", [{"tied": True, "tied_dims": 2}, {"tied": True, "input_multiplier": 2.0},
+                                {"tied": True, "tie_map": True}, {"tied": False, "input_grad_scale": 0.5}])
 def test_the_memory_estimate_counts_a_variants_effective_tables(kw):
     """A tying variant's kernels hold the effective parameters and their gradient beside P: the estimate
     grows by exactly the arrays models.variants.state allocates, and a plain config's by nothing."""
