@@ -98,3 +98,44 @@ def delay_finding(pairs: list, what: str) -> str:
     return (f"{what}: where both learned ({len(both)} of {len(pairs)} pairs), tied learned later in "
             f"{int((delay > 0).sum())}, by a median of {np.median(delay):,.0f} steps (untied at a median of "
             f"{np.median([a for a, _ in both]):,.0f}).")
+
+
+# ------------------------------------------------------------------------------ where a parity plateau errs
+def parity_cells(tokens: np.ndarray, tgt_seq: np.ndarray, tgt_sym: np.ndarray, tgt_w: np.ndarray,
+                 pred: np.ndarray, ones: np.ndarray, bits: int) -> dict:
+    """{(ones among the other bits, masked bit): (accuracy, Bayes accuracy)} over a parity population.
+
+    ``tokens`` (rows, T): one masked context per row; targets n sit in row ``tgt_seq[n]`` with weight
+    ``tgt_w[n]`` (p(context) p(target | context)); ``pred[n]`` is the model's prediction at that target's
+    row; ``ones``: the surface symbols of bit 1.  The Bayes prediction of a row is its heaviest target."""
+    other = np.isin(tokens[:, :bits], ones).sum(1)[tgt_seq]
+    bit = np.isin(tgt_sym, ones).astype(int)
+    best = np.zeros(tokens.shape[0])
+    np.maximum.at(best, tgt_seq, tgt_w)
+    heavy = np.zeros(len(tgt_w), bool)  # the first heaviest target of each row counts once for Bayes
+    seen = np.zeros(tokens.shape[0], bool)
+    for n in np.flatnonzero(tgt_w == best[tgt_seq]):
+        if not seen[tgt_seq[n]]:
+            heavy[n] = seen[tgt_seq[n]] = True
+    out = {}
+    for k, b in sorted(set(zip(other.tolist(), bit.tolist()))):
+        rows = np.unique(tgt_seq[(other == k) & (bit == b)])
+        sel = np.isin(tgt_seq, rows)  # every target of those contexts: the cell's whole probability
+        total = tgt_w[sel].sum()
+        out[k, b] = (float(tgt_w[sel & (pred == tgt_sym)].sum() / total), float(tgt_w[sel & heavy].sum() / total))
+    return out
+
+
+def plateau_text(cells: dict, tol: float = 0.05) -> str:
+    """Where a run falls short of Bayes by more than ``tol``, cell by cell, in words."""
+    bad = [(k, b) for (k, b), (acc, bayes) in cells.items() if acc < bayes - tol]
+    if not bad:
+        return "at Bayes in every cell"
+    parts = []
+    for b in (0, 1):
+        ks = sorted(k for k, bb in bad if bb == b)
+        if ks:
+            span = f"{ks[0]}" if len(ks) == 1 else (f"{ks[0]}–{ks[-1]}" if ks == list(range(ks[0], ks[-1] + 1))
+                                                      else ", ".join(map(str, ks)))
+            parts.append(f"the masked bit is {b} and {span} of the other bits are 1")
+    return "short of Bayes where " + ", and where ".join(parts)

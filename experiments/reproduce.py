@@ -50,7 +50,8 @@ from .plan import EXPERIMENTS, FULL, QUICK, Plan, plan_specs
 from .report import split_figures, write_report, xor_figures
 from .results import Claim, load_groups
 from .spec import load_spec
-from .split_claims import contrast_claims, learning_findings, rates_table, split_claims, split_first_steps
+from .split_claims import (contrast_claims, learning_findings, plateau_findings, rates_table, split_claims,
+                           split_first_steps)
 from .worker import finished
 
 
@@ -116,6 +117,12 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     if found:
         learning += ["", "Read from these runs after they were made (findings, not registered claims):", ""]
         learning += [f"- {x}" for x in found]
+    near = [x for k in ("xor", "xor-long") for x in plateau_findings(groups.get(k, {}))]
+    if near:
+        learning += ["", "Runs that ended within 0.1 of Bayes without learning, on the paper's split: where they "
+                     "fall short on the training population, by the masked bit's value and the number of ones "
+                     "among the other bits (read after the runs, not a registered claim):", ""]
+        learning += [f"- {x}" for x in near]
     if "twins" in specs:
         claims += twins_claims(load_groups(out / "sweeps" / "twins", specs["twins"]))
     if "quadrants" in specs:

@@ -20,7 +20,7 @@ import numpy as np
 from tying.figures import group_permutation_test, mean_ci
 
 from .results import Claim, Group
-from .findings import delay_finding, outcome, rescued_finding, stall_finding
+from .findings import delay_finding, outcome, parity_cells, plateau_text, rescued_finding, stall_finding
 from .xor_claims import LEARNED_TOL, bayes_train, final_fit, first_learned, groups_settings, learned, rate_text
 
 
@@ -184,3 +184,34 @@ def learning_findings(short: list, long: list, arch: str = "transformer") -> lis
         pairs = [(u[k][0], t[k][0], u[k][1]) for k in sorted(set(u) & set(t))]
         lines.append(delay_finding(pairs, f"{setting} {arch}, paired by seed and split"))
     return [x for x in lines if x]
+
+
+NEAR_MISS = 0.1  # a run this close to Bayes without learning sits on a partial solution worth locating
+
+
+def plateau_findings(groups: dict, arch: str = "transformer") -> list:
+    """For every run of ``groups`` (the paper's split) that ended within NEAR_MISS of Bayes without learning:
+    where, on the training population, it falls short, by the number of ones among the other bits and
+    the masked bit's value."""
+    from tying.generators import enumerate_population
+
+    names = groups_settings(groups)
+    where: dict = {}  # the same shortfall, found in several runs, is one line
+    for (ci, a, tied), g in sorted(groups.items()):
+        bayes = bayes_train(g.corpus)
+        near = [r for r in g.runs if a == arch and bayes - NEAR_MISS <= r.fit_acc[-1] < bayes - LEARNED_TOL]
+        if not near:
+            continue
+        pop = enumerate_population(g.corpus, "train")
+        bits = int(g.corpus.provenance["parameters"]["bits"])
+        for r in near:
+            m = r.model()
+            pred = (m.hidden(pop) @ m.E_out().T + m.b_out()).argmax(1)
+            cells = parity_cells(pop.tokens[0], pop.tgt_seq, pop.tgt_sym, pop.tgt_w, pred, g.corpus.real.variants[1],
+                                 bits)
+            where.setdefault(plateau_text(cells), []).append(
+                f"{names[ci]} {'tied' if tied else 'untied'} seed {r.train_cfg.seed} at {r.fit_acc[-1]:.3f} "
+                f"(Bayes {bayes:.3f})")
+    steps = next(iter(groups.values())).runs[0].final_step if groups else 0
+    return [f"{arch}, {steps:,} steps, {len(runs)} run(s): {text[0].lower() + text[1:]} ({'; '.join(runs)})"
+            for text, runs in sorted(where.items(), key=lambda kv: -len(kv[1]))]

@@ -65,3 +65,38 @@ def test_the_delay_is_measured_only_where_both_learned():
     swapped = [(_run(late), _run(LEARNS, tied=True), 0.93)]
     assert "tied learned later in 0, by a median of -300 steps" in F.delay_finding(swapped, "DH")
     assert F.delay_finding(pairs[1:], "DH") == ""
+
+
+def _population():
+    from tying.generators import enumerate_population, parity_corpus
+
+    c = parity_corpus(4, zero=(1.0, 0.0), one=(0.1, 0.9), paper_split=True)  # NDH: bit 0 is 0a, bit 1 is 1a/1b
+    p = enumerate_population(c, "train")
+    return c, p, p.tokens[0]
+
+
+def test_the_bayes_predictor_errs_in_no_cell_and_the_cells_hold_all_the_weight():
+    c, p, tokens = _population()
+    heaviest = {}
+    for n, (row, w) in enumerate(zip(p.tgt_seq, p.tgt_w)):
+        if row not in heaviest or w > p.tgt_w[heaviest[row]]:
+            heaviest[row] = n
+    bayes_pred = np.array([p.tgt_sym[heaviest[row]] for row in p.tgt_seq])
+    cells = F.parity_cells(tokens, p.tgt_seq, p.tgt_sym, p.tgt_w, bayes_pred, c.real.variants[1], 4)
+    assert all(abs(acc - bayes) < 1e-12 for acc, bayes in cells.values())
+    assert F.plateau_text(cells) == "at Bayes in every cell"
+    # NDH by hand: a masked 0 is always 0a (Bayes 1), a masked 1 is 1b with probability 0.9
+    assert all(abs(bayes - (1.0 if b == 0 else 0.9)) < 1e-12 for (k, b), (_, bayes) in cells.items())
+
+
+def test_a_model_that_never_says_one_errs_exactly_where_the_masked_bit_is_one():
+    c, p, tokens = _population()
+    zero = np.full(len(p.tgt_sym), c.real.variants[0, 0])
+    cells = F.parity_cells(tokens, p.tgt_seq, p.tgt_sym, p.tgt_w, zero, c.real.variants[1], 4)
+    assert all(acc == (1.0 if b == 0 else 0.0) for (k, b), (acc, _) in cells.items())
+    assert F.plateau_text(cells) == "short of Bayes where the masked bit is 1 and 0–2 of the other bits are 1"
+    # only the low-count cells wrong: the plateau the NDH runs sit on
+    low = np.array([s if np.isin(tokens[r, :4], c.real.variants[1]).sum() >= 2 else c.real.variants[0, 0]
+                    for r, s in zip(p.tgt_seq, p.tgt_sym)])
+    text = F.plateau_text(F.parity_cells(tokens, p.tgt_seq, p.tgt_sym, p.tgt_w, low, c.real.variants[1], 4))
+    assert text == "short of Bayes where the masked bit is 1 and 0–1 of the other bits are 1"
