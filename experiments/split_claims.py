@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from tying.figures import group_permutation_test, mean_ci
 
-from .results import Claim, Group
 from .findings import delay_finding, outcome, parity_cells, plateau_text, rescued_finding, stall_finding
+from .results import Claim, Group
 from .xor_claims import LEARNED_TOL, bayes_train, final_fit, first_learned, groups_settings, learned, rate_text
 
 
