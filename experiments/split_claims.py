@@ -215,3 +215,25 @@ def plateau_findings(groups: dict, arch: str = "transformer") -> list:
     steps = next(iter(groups.values())).runs[0].final_step if groups else 0
     return [f"{arch}, {steps:,} steps, {len(runs)} run(s): {text[0].lower() + text[1:]} ({'; '.join(runs)})"
             for text, runs in sorted(where.items(), key=lambda kv: -len(kv[1]))]
+
+
+# ------------------------------------------------------------------------------ more seeds on the paper's split
+def pool_seeds(grid: dict, more: dict) -> dict:
+    """The xor-seeds cells with the XOR grid's runs of the same setting, arch and tying put in front:
+    {(corpus index of ``more``, arch, tied): Group of every seed}."""
+    names, grid_names = groups_settings(more), groups_settings(grid)
+    out = {}
+    for (ci, arch, tied), g in sorted(more.items()):
+        first = next((h.runs for (cj, a, t), h in grid.items()
+                      if grid_names[cj] == names[ci] and a == arch and t == tied), [])
+        runs = sorted(first + g.runs, key=lambda r: r.train_cfg.seed)
+        out[ci, arch, tied] = Group(g.corpus, runs)
+    return out
+
+
+def post_hoc(claims: list, why: str) -> list:
+    """The same criteria on more runs, chosen after earlier verdicts were seen: shown beside, never counted."""
+    for c in claims:
+        c.reference = True
+        c.claim = f"{c.claim} [{why}]"
+    return claims

@@ -56,3 +56,21 @@ def test_rates_table_puts_the_paper_split_beside_the_random_splits():
     assert rows[2].startswith("| NDH | transformer untied | 2/4, 95% Wilson [0.15, 0.85] | 2/3, 95% Wilson")
     assert rows[3].startswith("| NDH | transformer tied | 0/4, 95% Wilson [0.00, 0.49] | 1/3, 95% Wilson")
     assert C.rates_table({}, {}, {}, {}) == []
+
+
+def test_more_seeds_pool_with_the_grid_by_setting_and_are_never_counted():
+    dh = parity_corpus(5, zero=(0.1, 0.9), one=(0.5, 0.5), paper_split=True)
+    ndh = parity_corpus(5, zero=(1.0, 0.0), one=(0.1, 0.9), paper_split=True)
+    grid = {(0, "transformer", False): _group(dh, False, [0.5, 0.5]),
+            (1, "transformer", False): _group(ndh, False, [0.6, 0.6, 0.6])}
+    more = {(0, "transformer", False): _group(ndh, False, [0.9]),  # NDH is this spec's first corpus
+            (1, "transformer", False): _group(dh, False, [0.7, 0.7])}
+    for g in more.values():
+        for r in g.runs:
+            r.train_cfg.seed += 10
+    pooled = C.pool_seeds(grid, more)
+    assert [r.train_cfg.seed for r in pooled[0, "transformer", False].runs] == [0, 1, 2, 10]
+    assert [r.fit_acc[-1] for r in pooled[0, "transformer", False].runs] == [0.6, 0.6, 0.6, 0.9]
+    assert [r.train_cfg.seed for r in pooled[1, "transformer", False].runs] == [0, 1, 10, 11]
+    rows = C.post_hoc([X.Claim("xor", "a claim", "x > 0", [1.0], True)], "post hoc")
+    assert rows[0].reference and rows[0].claim == "a claim [post hoc]"
