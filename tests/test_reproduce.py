@@ -238,3 +238,14 @@ def test_the_reversal_note_says_when_the_order_was_reversed_only_at_the_start():
     note = X._reversal_note(Group(c, runs), above)
     assert note == ("seed 0: reversed from the start to step 20, then above to the end; "
                     "seed 1: reversed at 2 steps, not only at the start")
+
+
+def test_the_command_line_lists_every_experiment_the_plans_run():
+    import importlib
+
+    from tying.experiments.commands import reproduce as command
+    from tying.experiments.plan import EXPERIMENTS
+
+    assert command.EXPERIMENTS == EXPERIMENTS
+    # the module, not the function of the same name that tying.experiments exports
+    assert command.VARIANT_EXPERIMENTS == importlib.import_module("tying.experiments.reproduce_variants").EXPERIMENTS

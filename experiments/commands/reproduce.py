@@ -2,8 +2,9 @@
 from tying.core.errors import InputError
 from .options import add_executor_args
 
-# the experiment names of experiments.reproduce, written out so that --help needs no numba import
-EXPERIMENTS = ("xor", "xor-long", "splits", "contrast", "contrast-long", "twins", "quadrants")
+# the experiment names of experiments.plan and experiments.reproduce_variants, written out so that --help needs
+# no numba import (tests/test_reproduce.py keeps them equal)
+EXPERIMENTS = ("xor", "xor-long", "xor-seeds", "splits", "contrast", "contrast-long", "twins", "quadrants")
 VARIANT_EXPERIMENTS = ("xor", "lm")  # experiments.reproduce_variants.EXPERIMENTS
 
 
