@@ -13,7 +13,7 @@ def register(sub) -> None:
         "reproduce", help="rerun the paper's experiments and write figures and a report of claims",
         description="Rerun Bertolotti & Cazzola (ICML 2024) on the paper's own data split: the XOR experiments (DH, NDH, "
         "YDH settings; transformer, mixer and bilinear; tied and untied; 5 seeds; the paper's 150,000 steps), "
-        "the transformer's XOR grid at 600,000 steps, split sensitivity (DH, untied, on 10 random splits of "
+        "the transformer's XOR grid at 600,000 steps, its DH and NDH cells at 10 more seeds, split sensitivity (DH, untied, on 10 random splits of "
         "the paper's shape x 3 seeds), the tied/untied contrast across splits (transformer, DH and NDH, 10 random "
         "splits at 150,000 steps and 5 at 600,000), the twin-word MLM experiment on toy-english, and the four relation "
         "quadrants (transformer). Writes OUT/REPORT.md (one row per claim: criterion, measured mean ± sd over "
