@@ -18,7 +18,7 @@ TINY = P.Plan(seeds=(0, 1), xor_settings=("DH", "NDH", "YDH"), xor_archs=("bilin
               split_archs=("bilinear",), split_run_seeds=(0, 1), contrast_archs=("bilinear",),
               contrast_split_seeds=(0, 1), contrast_long_split_seeds=(0,), contrast_run_seeds=(0,), twins_steps=20, twins_sequences=300,
               twins_batch=16, quadrant_archs=("bilinear",), quadrant_steps=20, quadrant_sequences=300,
-              quadrant_batch=16)
+              quadrant_batch=16, extra_seeds=(2,))
 
 
 def _final_rows(run_dir: Path):
@@ -37,7 +37,11 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
     assert {c["experiment"] for c in claims} == set(P.EXPERIMENTS)
     # the bookkeeping rows: every run of each experiment completed
     done = [c for c in claims if c["claim"] == "every run of the experiment completed"]
-    assert len(done) == 7 and all(c["passed"] for c in done)
+    assert len(done) == 8 and all(c["passed"] for c in done)
+    # the seeds added afterwards: the grid's criteria on the pooled seeds, every row shown and none counted
+    more = [c for c in claims if c["experiment"] == "xor-seeds" and c not in done]
+    assert more and all(c["reference"] and "not counted" in c["claim"] for c in more)
+    assert all(len(c["values"]) == 3 for c in more if "learns (reaches Bayes" in c["claim"])  # seeds 0, 1 and 2
     # the bilinear model cannot learn parity: its accuracy rows are references, its geometry rows count
     xor = [c for c in claims if c["experiment"] == "xor" and c not in done]
     assert all(c["reference"] == ("training-string accuracy" in c["claim"] or "learns" in c["claim"]) for c in xor)
