@@ -44,13 +44,19 @@ def outcome(run, bar: float) -> str:
     return f"{acc:.3f} (" + ("still moving at the end)" if since >= run.final_step else f"flat since {since:,.0f})")
 
 
-def outcomes_note(untied: dict, tied: dict, bar: float, label: str = "seed") -> str:
+def outcomes_note(untied: dict, tied: dict, label: str = "seed") -> str:
     """Per key (a seed, or a split), the untied and the tied run's ends: ``untied`` and ``tied`` map the key
-    to its run."""
+    to (its run, the accuracy that counts as learned there)."""
     parts = []
     for side, runs in (("untied", untied), ("tied", tied)):
-        parts.append(f"{side}: " + ", ".join(f"{label} {k} {outcome(r, bar)}" for k, r in sorted(runs.items())))
+        parts.append(f"{side}: " + ", ".join(f"{label} {k} {outcome(r, bar)}" for k, (r, bar) in sorted(runs.items())))
     return "; ".join(parts)
+
+
+def paired_counts(u: np.ndarray, t: np.ndarray) -> str:
+    """The four outcomes of paired learned-or-not flags, untied ``u`` against tied ``t``."""
+    return (f"untied only {int((u & ~t).sum())}, tied only {int((t & ~u).sum())}, both {int((u & t).sum())}, "
+            f"neither {int((~u & ~t).sum())}")
 
 
 # ------------------------------------------------------------------------------ the Learning section

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from tying.figures import group_permutation_test, mean_ci
 
-from .findings import delay_finding, outcome, parity_cells, plateau_text, rescued_finding, stall_finding
+from .findings import (delay_finding, outcomes_note, paired_counts, parity_cells, plateau_text, rescued_finding,
+                       stall_finding)
 from .results import Claim, Group
 from .xor_claims import LEARNED_TOL, bayes_train, final_fit, first_learned, groups_settings, learned, rate_text
 
@@ -55,15 +56,12 @@ def contrast_claims(groups: dict, experiment: str, steps: int) -> list:
         both = sorted(set(untied) & set(tied_runs))
         u = np.array([untied[k][0] for k in both])
         t = np.array([tied_runs[k][0] for k in both])
-        ends = "; ".join(
-            f"{side}: " + ", ".join(f"split {k[0]} {outcome(runs[k][2], runs[k][3])}" for k in both)
-            for side, runs in (("untied", untied), ("tied", tied_runs)))
+        ends = outcomes_note(*({k[0]: runs[k][2:] for k in both} for runs in (untied, tied_runs)), label="split")
         claims.append(Claim(
             experiment, f"{setting} {arch}: untied learns on more splits than tied (paired by split, {steps:,} "
             "steps)", "#(untied learns, tied not) > #(tied learns, untied not)", list(u.astype(float) - t),
             bool((u & ~t).sum() > (t & ~u).sum()),
-            note=f"untied only {int((u & ~t).sum())}, tied only {int((t & ~u).sum())}, both {int((u & t).sum())}, "
-            f"neither {int((~u & ~t).sum())}; {ends}"))
+            note=f"{paired_counts(u, t)}; {ends}"))
         diff = np.array([untied[k][1] - tied_runs[k][1] for k in both])
         _, lo, hi = mean_ci(diff)
         claims.append(Claim(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from tying.figures import mean_ci, wilson_interval
 
-from .findings import outcomes_note
+from .findings import first_at, outcomes_note, paired_counts
 from .results import Claim, Group, occurring, table_curves, truth_of
 
 SETTINGS = {  # the paper's three XOR settings: weights of the zero and one variants
@@ -59,15 +59,11 @@ def learned(group: Group) -> np.ndarray:
 def first_learned(group: Group) -> np.ndarray:
     """Per run: the first evaluated step whose training-string accuracy has learned, inf if none."""
     bar = bayes_train(group.corpus) - LEARNED_TOL
-    out = []
-    for r in group.runs:
-        hit = np.flatnonzero(r.fit_acc >= bar)
-        out.append(float(r.fit_steps[hit[0]]) if len(hit) else np.inf)
-    return np.array(out)
+    return np.array([first_at(r.fit_steps, r.fit_acc, bar) for r in group.runs])
 
 
-def _by_seed(group: Group) -> dict:
-    return {r.train_cfg.seed: r for r in group.runs}
+def _by_seed(group: Group, bar: float) -> dict:
+    return {r.train_cfg.seed: (r, bar) for r in group.runs}
 
 
 def rate_text(k: int, n: int) -> str:
@@ -217,7 +213,7 @@ def accuracy_claims(groups: dict, experiment: str = "xor", long: bool = False) -
         ref = arch in CANNOT_LEARN_PARITY
         bar = bayes - LEARNED_TOL
         note = ("a bag of tokens cannot represent parity" if ref else
-                outcomes_note(_by_seed(untied), _by_seed(tied), bar))
+                outcomes_note(_by_seed(untied, bar), _by_seed(tied, bar)))
         crit = f"acc_train >= Bayes {bayes:.3f} - {LEARNED_TOL}"
         for side, g in (("untied", untied), ("tied", tied)):
             ok = learned(g)
@@ -246,8 +242,7 @@ def accuracy_claims(groups: dict, experiment: str = "xor", long: bool = False) -
                 experiment, f"{setting} {arch}: untied learns in more seeds than tied (paired by seed)",
                 "#(untied learns, tied not) > #(tied learns, untied not)", list(lu.astype(float) - lt),
                 bool((lu & ~lt).sum() > (lt & ~lu).sum()),
-                note=f"untied only {int((lu & ~lt).sum())}, tied only {int((lt & ~lu).sum())}, both "
-                f"{int((lu & lt).sum())}, neither {int((~lu & ~lt).sum())}; {note}"))
+                note=f"{paired_counts(lu, lt)}; {note}"))
         if setting == "NDH" and not ref:
             ok = learned(tied)
             claims.append(Claim(experiment, f"NDH {arch} tied: learns in no seed", "#(tied learns) = 0",

@@ -37,7 +37,8 @@ def test_a_stall_is_a_flat_second_half_below_the_bar():
     assert not F.stalled(_run(PLATEAU), 0.85)   # the same curve above the bar has learned
     assert F.outcome(_run(PLATEAU), 0.93) == "0.900 (flat since 200)"
     assert F.outcome(_run(LEARNS), 0.93) == "0.960 (learned at 300)"
-    note = F.outcomes_note({1: _run(LEARNS, 1), 0: _run(PLATEAU)}, {0: _run(CLIMBING, tied=True)}, 0.93)
+    note = F.outcomes_note({1: (_run(LEARNS, 1), 0.93), 0: (_run(PLATEAU), 0.93)},
+                           {0: (_run(CLIMBING, tied=True), 0.93)})
     assert note == ("untied: seed 0 0.900 (flat since 200), seed 1 0.960 (learned at 300); "
                     "tied: seed 0 0.800 (still moving at the end)")
 
