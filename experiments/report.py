@@ -110,7 +110,8 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
     head = f"{n_pass} of {len(counted)} claims pass (reference rows, marked *ref*, are not counted)."
     bare = sum(not c.passed and not c.note for c in counted)
     if n_pass < len(counted):  # a failure is a finding only where the report says what its runs did
-        head += f" {bare} failing claim(s) have no note." if bare else " Every failing claim's note says what its runs did."
+        head += (f" {bare} failing claim(s) have no note." if bare
+                 else " Every failing claim's note says what its runs did.")
     lines += [head, "",
               f"Wall time of this invocation: {timing['wall']:.0f} s. The {timing['runs']} runs took "
               f"{timing['run_seconds']:.0f} s of worker time in all{reused}.", "",

@@ -58,12 +58,10 @@ def needed(cfg: ModelConfig, tc: TrainConfig | None = None) -> dict[str, int]:
     if tc is None:
         return {"parameters": P * item}
     records = tc.steps // tc.record_every + 2
-    if cfg.variant:  # the effective tables a tying variant's kernels read, and their gradient (variants.state)
-        from .variants import plain
+    from .variants import plain
 
-        P_eff = 2 * n_params(plain(cfg)) * item
-    else:
-        P_eff = 0
+    # the effective tables a tying variant's kernels read, and their gradient (variants.state)
+    P_eff = 2 * n_params(plain(cfg)) * item if cfg.variant else 0
     return {
         # P, its gradient, two optimizer moments and the two records an interrupt returns to,
         # plus the float64 copies the kernels read
