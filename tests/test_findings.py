@@ -101,3 +101,15 @@ def test_a_model_that_never_says_one_errs_exactly_where_the_masked_bit_is_one():
                     for r, s in zip(p.tgt_seq, p.tgt_sym)])
     text = F.plateau_text(F.parity_cells(tokens, p.tgt_seq, p.tgt_sym, p.tgt_w, low, c.real.variants[1], 4))
     assert text == "short of Bayes where the masked bit is 1 and 0–1 of the other bits are 1"
+
+
+def test_a_tie_between_the_heaviest_targets_counts_once_for_bayes():
+    """DH: a masked 1 is 1a or 1b at 0.5 each, a tie; Bayes gets one of them right, so 0.5 (0.9 for a masked 0)."""
+    from tying.generators import enumerate_population, parity_corpus
+
+    c = parity_corpus(4, zero=(0.1, 0.9), one=(0.5, 0.5), paper_split=True)
+    p = enumerate_population(c, "train")
+    pred = np.full(len(p.tgt_sym), c.real.variants[0, 1])  # always 0b: right on 0.9 of the masked zeros
+    cells = F.parity_cells(p.tokens[0], p.tgt_seq, p.tgt_sym, p.tgt_w, pred, c.real.variants[1], 4)
+    for (k, b), (acc, bayes) in cells.items():
+        assert abs(bayes - (0.5 if b else 0.9)) < 1e-12 and abs(acc - (0.0 if b else 0.9)) < 1e-12
