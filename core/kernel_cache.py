@@ -51,19 +51,27 @@ def stamp(namespace: dict, folders=None, compiled_in=()) -> None:
             cache_file._source_stamp = (cache_file._source_stamp, deps)
 
 
-def fresh(*dispatchers) -> bool:
+def fresh(*dispatchers, literal=None) -> bool:
     """Whether every one of these kernels is compiled in memory or has a cache index numba will load
     (same numba, same source stamp), i.e. whether calling them now starts without a compile.
 
-    An index that holds only other signatures (say float32 parameters) still counts as fresh, so this can
+    ``literal``: the value of a first argument the kernels take as a compile-time constant (the
+    architecture code of ``dispatch_kernels``); then only a compilation for that value counts.  Otherwise
+    an index that holds only other signatures (say float32 parameters) still counts as fresh, so this can
     miss a compile; it never announces one that does not happen when the cache is current."""
+    from numba import types
+
+    def has(signatures) -> bool:
+        return any(literal is None or (sig and sig[0] == types.literal(literal)) for sig in signatures)
+
     for d in dispatchers:
-        if d.overloads:
+        if has(d.overloads):
             continue
         cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
         try:
-            if cache_file is None or not cache_file._load_index():
-                return False
+            index = None if cache_file is None else cache_file._load_index()
         except Exception:  # an unreadable index: numba recompiles, and so do we say
+            return False
+        if not index or not has(key[0] for key in index):  # key: (argument types, codegen, stamp)
             return False
     return True

@@ -57,14 +57,25 @@ from .split_claims import (contrast_claims, learning_findings, plateau_findings,
 from .worker import finished
 
 
-def warm_up() -> None:
-    """Compile (or load) every kernel once here, so the worker processes find a filled numba cache
-    instead of each compiling the same code at the same time."""
-    from tying.generators import parity_corpus
-    from tying.models import ModelConfig, TrainConfig, train
+def warm_up(specs, progress: bool = True) -> None:
+    """Compile (or load) the kernels of every architecture these specs train, once, here, so the worker
+    processes find a filled numba cache instead of each compiling the same code at the same time.
 
+    The kernels compile per architecture (``models.dispatch_kernels``), so only those the specs use."""
+    import sys
+
+    from tying.core import kernel_cache
+    from tying.generators import parity_corpus
+    from tying.models import ModelConfig, TrainConfig, archs, train
+    from tying.models.loop_kernels import evaluate, train_steps
+
+    names = sorted({run["model"]["arch"] for spec in specs for run in load_spec(spec).runs})
+    cold = [a for a in names if not kernel_cache.fresh(train_steps, evaluate, literal=archs.ARCH_CODE[a])]
+    if progress and cold:
+        print(f"compiling kernels for {', '.join(cold)} (first run only)...", file=sys.stderr, flush=True)
     corpus = parity_corpus(bits=2, splits=(0.5, 0.5, 0.0))
-    train(corpus, ModelConfig(arch="bilinear"), TrainConfig(steps=2, record_every=1, eval_every=1), progress=False)
+    for arch in cold:
+        train(corpus, ModelConfig(arch=arch), TrainConfig(steps=2, record_every=1, eval_every=1), progress=False)
 
 
 def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress: bool = True,
@@ -75,7 +86,7 @@ def reproduce_paper(out, quick: bool = False, workers=None, dask=None, progress:
     plan = plan or (QUICK if quick else FULL)
     t0 = time.time()
     specs = {k: v for k, v in plan_specs(plan).items() if k in only}
-    warm_up()
+    warm_up(specs.values(), progress)
     claims, timing = [], {"runs": 0, "reused": 0, "run_seconds": 0.0}
     for name, spec in specs.items():
         runs = out / "sweeps" / name / "runs"

@@ -35,7 +35,7 @@ def reproduce_variants(out, quick: bool = False, workers=None, dask=None, progre
     plan = plan or (V_QUICK if quick else V_FULL)
     t0 = time.time()
     specs = {k: v for k, v in variant_specs(plan).items() if k in only}
-    warm_up()
+    warm_up(specs.values(), progress)
     claims, rows, seconds, n_runs = [], [], 0.0, 0
     for name, spec in specs.items():
         summaries = runner.sweep(spec, out / "sweeps" / name, workers=workers, dask=dask, progress=progress)

@@ -2,12 +2,11 @@
 
 Everything that lists the architectures is derived from it: the config's
 choices (``ARCHS``) and paper-small/medium defaults (``PAPER_SMALL``,
-``PAPER_MEDIUM``), the codes the numba dispatch compares against (the
-module-level constants ``BILINEAR`` .. ``LSTM``), each architecture's
-parameter blocks (``params.blocks``), ``Model.hidden``, and the tests'
-parametrisation.  Adding an architecture is an entry here, its
-``<name>_kernels.py`` (with ``loss_grad`` and ``hidden``), and one branch in
-``dispatch_kernels.loss_grad_any``.
+``PAPER_MEDIUM``), the kernel module the numba dispatch compiles in for each
+code (``dispatch_kernels``), each architecture's parameter blocks
+(``params.blocks``), ``Model.hidden``, and the tests' parametrisation.  Adding
+an architecture is an entry here and its ``<name>_kernels.py`` (with
+``loss_grad`` and ``hidden``).
 
 Plain Python without numba, since the config imports it.
 """
@@ -94,16 +93,9 @@ PAPER_MEDIUM = MappingProxyType({name: MappingProxyType(a.medium) for name, a in
 if len(set(ARCH_CODE.values())) != len(ARCHS):
     raise ImportError("two architectures in models/archs.py share a code")
 
-# The dispatch's if-chain compares against these; numba compiles them in as constants.
-BILINEAR = REGISTRY["bilinear"].code
-MIXER = REGISTRY["mixer"].code
-TRANSFORMER = REGISTRY["transformer"].code
-LSTM = REGISTRY["lstm"].code
-
 
 def kernels(arch: str):
-    """The kernel module of an architecture (imported on first use: it compiles numba code); the
-    dispatch imports every registered one, so it holds them all."""
-    from . import dispatch_kernels
+    """The kernel module of an architecture (imported on first use: it loads numba code)."""
+    import importlib
 
-    return getattr(dispatch_kernels, REGISTRY[arch].kernels)
+    return importlib.import_module(f"{__package__}.{REGISTRY[arch].kernels}")

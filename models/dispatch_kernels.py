@@ -4,35 +4,55 @@ Every ``models/<arch>_kernels.loss_grad`` has this signature: one batch (tokens
 (B, T) int32, lengths (B,), that batch's targets) in; (weighted loss, weighted
 accuracy) out; when want_grad the gradient is added into G (same shape and
 dtype as P; the caller zeroes it).  The architecture codes come from
-``archs.REGISTRY``; numba cannot loop over that table, so the branches below
-compare against its constants, which numba compiles in: the cache stamp names
-``archs`` so that editing the table recompiles this.
-"""
-import numpy as np
-from numba import njit
+``archs.REGISTRY``.
 
-from . import archs, bilinear_kernels, lstm_kernels, mixer_kernels, transformer_kernels
-from .archs import BILINEAR, LSTM, MIXER, TRANSFORMER
+The code is a compile-time constant, not a runtime branch: ``literally`` makes
+numba compile ``loss_grad_any`` (and every kernel that passes ``arch`` down to
+it: the training loop, the evaluation, the variants) once per architecture, and
+the overload below hands each compilation the one kernel module its code names.
+A run of one architecture therefore compiles that architecture only (a cold
+paper-small transformer compiles in about half the time an if-chain over all
+four took), and each architecture's machine code is cached under its own
+signature.  An unknown code compiles to a NaN loss, which makes a training loop
+stop instead of training nothing.
+"""
+import importlib
+
+import numpy as np
+from numba import literally, njit, types
+from numba.extending import overload
+
+from . import archs
 from tying.core import kernel_cache
+
+
+def arch_loss_grad(arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
+                   tgt_w, want_grad):
+    """The registered architecture's loss_grad, chosen while numba compiles (no Python implementation)."""
+    raise NotImplementedError("arch_loss_grad runs inside numba kernels only; call loss_grad_any")
+
+
+@overload(arch_loss_grad)
+def _arch_loss_grad(arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
+                    tgt_w, want_grad):
+    if not isinstance(arch_code, types.IntegerLiteral):
+        return None  # the caller's literally() asks numba to retry with the code as a literal
+    name = next((n for n, a in archs.REGISTRY.items() if a.code == arch_code.literal_value), None)
+    if name is None:
+        return lambda arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, \
+            tgt_w, want_grad: (np.nan, np.nan)
+    kernel = importlib.import_module(f"{__package__}.{archs.REGISTRY[name].kernels}").loss_grad
+    return lambda arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, \
+        tgt_w, want_grad: kernel(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
+                                 tgt_w, want_grad)
 
 
 @njit(cache=True)
 def loss_grad_any(arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
                   tgt_w, want_grad):
-    if arch_code == BILINEAR:
-        return bilinear_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
-                                          tgt_sym, tgt_w, want_grad)
-    if arch_code == MIXER:
-        return mixer_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
-                                       tgt_sym, tgt_w, want_grad)
-    if arch_code == TRANSFORMER:
-        return transformer_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
-                                             tgt_sym, tgt_w, want_grad)
-    if arch_code == LSTM:
-        return lstm_kernels.loss_grad(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
-                                      tgt_sym, tgt_w, want_grad)
-    # An unknown code is a caller's bug; a NaN loss makes a training loop stop instead of training nothing.
-    return np.nan, np.nan
+    literally(arch_code)
+    return arch_loss_grad(arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos,
+                          tgt_sym, tgt_w, want_grad)
 
 
 kernel_cache.stamp(globals(), compiled_in=(archs,))

@@ -8,7 +8,7 @@ reused every step.  losses[i] is the loss at the parameters *before* update t.
 import math
 
 import numpy as np
-from numba import njit
+from numba import literally, njit
 
 from . import archs, params
 from .variant_kernels import loss_grad_model
@@ -26,6 +26,7 @@ def train_steps(arch, P, G, M1, M2, in_row, out_row, var, offs, dims,
     Returns (losses, accs, status): status is -1, or the global step whose loss was not finite;
     the loop stops there without updating, so P holds the parameters that produced it.
     """
+    literally(arch)  # compiled per architecture: dispatch_kernels
     losses = np.full(n_steps, np.nan)
     accs = np.full(n_steps, np.nan)
     S = tokens.shape[0]
@@ -52,6 +53,7 @@ def train_steps(arch, P, G, M1, M2, in_row, out_row, var, offs, dims,
 def evaluate(arch, P, G, offs, dims, in_row, out_row, var, tokens, lengths, tgt_off, tgt_seq, tgt_pos, tgt_sym, tgt_w,
              first, stop):
     """Mean over batches first..stop-1 of the weighted loss and accuracy (no gradient; G is untouched)."""
+    literally(arch)
     loss = 0.0
     acc = 0.0
     for s in range(first, stop):

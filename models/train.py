@@ -18,6 +18,7 @@ from tying.core import atomic, interrupt, kernel_cache
 from tying.generators import Corpus, Examples, Stream, enumerate_population, not_enumerable
 from tying.core.errors import InputError
 
+from .archs import ARCH_CODE
 from .config import ModelConfig, TrainConfig
 from .memory import check_memory
 from .loop_kernels import evaluate, train_steps
@@ -132,7 +133,8 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     if len(corpus.split_ids("train")) == 0:
         raise InputError("the train split of the corpus is empty")
     check_memory(model_cfg.fit(corpus.vocab_size, corpus.max_len, corpus.task), tc)  # before allocating
-    if progress and tc.progress and not kernel_cache.fresh(train_steps, evaluate):
+    if progress and tc.progress and not kernel_cache.fresh(train_steps, evaluate,
+                                                                literal=ARCH_CODE[model_cfg.arch]):
         # a cold numba cache takes a minute or more before the first step, with nothing else to show
         print("compiling kernels (first run only)...", file=sys.stderr, flush=True)
     tr = _Trainer(corpus, Model.from_corpus(corpus, model_cfg, seed=tc.seed), tc)

@@ -15,7 +15,7 @@ gradients accumulate into shared rows as before:
 alpha = 1 is the true gradient; alpha != 1 scales the input role's share of every row it reads.
 A model without a variant never enters these maps (``loss_grad_model``'s first branch).
 """
-from numba import njit
+from numba import literally, njit
 
 from . import archs, params
 from .dispatch_kernels import loss_grad_any
@@ -81,6 +81,7 @@ def effective_backward(P, G, offs, dims, in_row, out_row, tie_row, vi, vf, Ge, o
 def loss_grad_model(arch, P, G, offs, dims, in_row, out_row, var, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
                     tgt_w, want_grad):
     """``loss_grad_any`` of a model with its variant ``var`` (``variants.state``)."""
+    literally(arch)  # compiled per architecture: dispatch_kernels
     vi, vf, tie_row, offs_e, dims_e, in_e, out_e, Pe, Ge = var
     if vi[V_ON] == 0:
         return loss_grad_any(arch, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,

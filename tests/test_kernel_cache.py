@@ -120,3 +120,48 @@ def test_fresh_tells_whether_calling_a_kernel_compiles_it(tmp_path):
     assert _fresh(tmp_path, 1) == "True True"  # a later process loads it from the cache
     # negative control: an edit to a kernel it calls makes the cache stale, as numba (through stamp) sees it
     assert _fresh(tmp_path, 2) == "False True"
+
+
+LITERAL = textwrap.dedent("""
+    import sys
+    from numba import literally, njit
+    from tying.core import kernel_cache
+
+    @njit(cache=True)
+    def h(code):
+        literally(code)
+        return code + 1
+
+    run = int(sys.argv[1])
+    before = [kernel_cache.fresh(h, literal=c) for c in (1, 2)]
+    h(run)
+    print(*before, *(kernel_cache.fresh(h, literal=c) for c in (1, 2)))
+""")
+
+
+def test_fresh_with_a_literal_counts_only_that_value(tmp_path):
+    # the training loop compiles once per architecture code: a cache that holds code 1 is cold for code 2
+    (tmp_path / "lit_kernels.py").write_text(LITERAL)
+
+    def fresh_before_after(run):
+        out = subprocess.run([sys.executable, "lit_kernels.py", str(run)], cwd=tmp_path, capture_output=True,
+                             text=True, check=True)
+        return out.stdout.split()
+
+    assert fresh_before_after(1) == ["False", "False", "True", "False"]
+    assert fresh_before_after(2) == ["True", "False", "True", "True"]  # 1 from the cache, 2 compiled now
+
+
+def test_the_dispatch_compiles_only_the_architecture_it_is_called_with(tmp_path):
+    # a cold cache and one architecture: every other architecture's kernel stays uncompiled
+    script = textwrap.dedent("""
+        from tying.generators import parity_corpus
+        from tying.models import ModelConfig, TrainConfig, archs, train
+
+        train(parity_corpus(bits=2, splits=(0.5, 0.5, 0.0)), ModelConfig(arch="bilinear"),
+              TrainConfig(steps=2, record_every=1, eval_every=1), progress=False)
+        print(*(f"{a}={min(len(archs.kernels(a).loss_grad.signatures), 1)}" for a in archs.ARCHS))
+    """)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["bilinear=1", "mixer=0", "transformer=0", "lstm=0"]
