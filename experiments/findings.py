@@ -145,3 +145,41 @@ def plateau_text(cells: dict, tol: float = 0.05) -> str:
                                                       else ", ".join(map(str, ks)))
             parts.append(f"the masked bit is {b} and {span} of the other bits are 1")
     return "short of Bayes where " + ", and where ".join(parts)
+
+
+# ------------------------------------------------------------------------------ failing claims by run length
+LONGER = {"xor": "xor-long", "contrast": "contrast-long"}  # the same claims at 4x the paper's steps
+KINDS = {
+    "rescued": "holds at 4x the steps: under-trained at the paper's 150,000",
+    "stands": "fails at 4x the steps too",
+    "long": "a 600,000-step claim",
+    "no longer run": "no longer run of these cells",
+}
+
+
+def longer_twin(c, claims: list):
+    """The same claim in the 600,000-step experiment (its text names the length where it states one)."""
+    if c.experiment not in LONGER:
+        return None
+    text = c.claim.replace("150,000", "600,000")
+    return next((o for o in claims if o.experiment == LONGER[c.experiment] and o.claim == text and not o.reference),
+                None)
+
+
+def failure_kinds(claims: list) -> list:
+    """[(claim, kind, its 600,000-step twin or None)] for every failing counted claim, kind a key of KINDS:
+    whether 4x the steps makes it pass (so its 150,000-step failure is under-training), keeps it failing
+    (a finding that more of the same steps does not change), or cannot say (no longer run)."""
+    out = []
+    for c in claims:
+        if c.reference or c.passed:
+            continue
+        twin = longer_twin(c, claims)
+        if c.experiment in LONGER.values():
+            kind = "long"
+        elif twin is None:
+            kind = "no longer run"
+        else:
+            kind = "rescued" if twin.passed else "stands"
+        out.append((c, kind, twin))
+    return out

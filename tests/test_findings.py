@@ -113,3 +113,41 @@ def test_a_tie_between_the_heaviest_targets_counts_once_for_bayes():
     cells = F.parity_cells(p.tokens[0], p.tgt_seq, p.tgt_sym, p.tgt_w, pred, c.real.variants[1], 4)
     for (k, b), (acc, bayes) in cells.items():
         assert abs(bayes - (0.5 if b else 0.9)) < 1e-12 and abs(acc - (0.0 if b else 0.9)) < 1e-12
+
+
+# ------------------------------------------------------------------------------ failing claims by run length
+def test_failure_kinds_set_each_failure_beside_its_600k_twin():
+    from tying.experiments.findings import failure_kinds
+    from tying.experiments.results import Claim
+
+    def c(exp, text, passed, reference=False):
+        return Claim(exp, text, "crit", [1.0], passed, reference=reference)
+
+    claims = [
+        c("xor", "A learns within 150,000 steps", False), c("xor-long", "A learns within 600,000 steps", True),
+        c("xor", "B paired", False), c("xor-long", "B paired", False),
+        c("contrast", "C (paired by split, 150,000 steps)", False),
+        c("contrast-long", "C (paired by split, 600,000 steps)", True),
+        c("xor", "D mixer", False),  # no twin
+        c("xor", "E passes", True), c("xor-long", "E passes", False),  # a failure at 600k only
+        c("xor", "F reference", False, reference=True), c("xor-long", "F reference", True),
+        c("xor", "G twin is a reference", False), c("xor-long", "G twin is a reference", True, reference=True),
+        c("splits", "H", False),
+    ]
+    got = [(cl.claim[0], kind, None if twin is None else twin.experiment) for cl, kind, twin in failure_kinds(claims)]
+    assert got == [("A", "rescued", "xor-long"), ("B", "stands", "xor-long"), ("B", "long", None),
+                   ("C", "rescued", "contrast-long"),
+                   ("D", "no longer run", None), ("E", "long", None), ("G", "no longer run", None),
+                   ("H", "no longer run", None)]
+
+
+def test_failures_section_only_where_longer_runs_exist():
+    from tying.experiments.report import failures_text
+    from tying.experiments.results import Claim
+
+    short = [Claim("xor", "A | b", "crit", [0.0], False)]
+    assert failures_text(short) == []  # the quick mode: nothing to set beside
+    lines = failures_text(short + [Claim("xor-long", "A | b", "crit", [1.0, 1.0], True)])
+    row = next(line for line in lines if line.startswith("| xor |"))
+    assert "under-trained" in row and "pass, 1 ± 0 (n=2)" in row and "A \\| b" in row
+    assert "holds at 4x the steps: under-trained at the paper's 150,000: 1." in " ".join(lines)
