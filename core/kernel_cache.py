@@ -75,3 +75,21 @@ def fresh(*dispatchers, literal=None) -> bool:
         if not index or not has(key[0] for key in index):  # key: (argument types, codegen, stamp)
             return False
     return True
+
+
+def call_literal(dispatcher, literal: int, *args):
+    """``dispatcher(literal, *args)`` for a kernel that takes its first argument as a compile-time constant
+    (``literally``), without numba's cost of doing so from Python.
+
+    From Python an int is typed int64, which no compilation of such a kernel matches, so numba retries
+    every call: a failed compile for int64, then the literal one.  That costs milliseconds per call,
+    more than the training steps of a chunk.  Here the literal compilation is looked up by the exact types
+    of the arguments, as numba's own dispatch would, and entered directly; the first call of a new
+    signature goes through numba once to compile or load it."""
+    from numba import typeof, types
+
+    key = (types.literal(literal),) + tuple(typeof(a) for a in args)
+    compiled = dispatcher.overloads.get(key)
+    if compiled is None:
+        return dispatcher(literal, *args)
+    return compiled.entry_point(literal, *args)

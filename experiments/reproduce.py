@@ -64,13 +64,11 @@ def warm_up(specs, progress: bool = True) -> None:
     The kernels compile per architecture (``models.dispatch_kernels``), so only those the specs use."""
     import sys
 
-    from tying.core import kernel_cache
     from tying.generators import parity_corpus
-    from tying.models import ModelConfig, TrainConfig, archs, train
-    from tying.models.loop_kernels import evaluate, train_steps
+    from tying.models import ModelConfig, TrainConfig, compiled, train
 
     names = sorted({run["model"]["arch"] for spec in specs for run in load_spec(spec).runs})
-    cold = [a for a in names if not kernel_cache.fresh(train_steps, evaluate, literal=archs.ARCH_CODE[a])]
+    cold = [a for a in names if not compiled(a)]
     if progress and cold:
         print(f"compiling kernels for {', '.join(cold)} (first run only)...", file=sys.stderr, flush=True)
     corpus = parity_corpus(bits=2, splits=(0.5, 0.5, 0.0))

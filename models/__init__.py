@@ -26,8 +26,8 @@ from .memory import check_memory
 from .model import Model
 from .optimizer import Optimizer
 from .run import Run
-from .train import train, training_stream
+from .train import compiled, train, training_stream
 
 __all__ = ["archs", "params", "ARCHS", "OBJECTIVES", "SQRT_D", "VARIANT_DEFAULTS", "ModelConfig", "TrainConfig",
-           "check_memory", "Model",
+           "check_memory", "compiled", "Model",
            "Optimizer", "Run", "train", "training_stream"]

@@ -95,7 +95,7 @@ if len(set(ARCH_CODE.values())) != len(ARCHS):
 
 
 def kernels(arch: str):
-    """The kernel module of an architecture (imported on first use: it loads numba code)."""
-    import importlib
+    """The kernel module of an architecture (imported on first use; importing compiles nothing)."""
+    from .dispatch_kernels import KERNELS
 
-    return importlib.import_module(f"{__package__}.{REGISTRY[arch].kernels}")
+    return KERNELS[REGISTRY[arch].code]

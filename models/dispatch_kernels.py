@@ -16,14 +16,15 @@ four took), and each architecture's machine code is cached under its own
 signature.  An unknown code compiles to a NaN loss, which makes a training loop
 stop instead of training nothing.
 """
-import importlib
-
 import numpy as np
 from numba import literally, njit, types
 from numba.extending import overload
 
-from . import archs
+from . import archs, bilinear_kernels, lstm_kernels, mixer_kernels, transformer_kernels  # noqa: F401 (KERNELS)
 from tying.core import kernel_cache
+
+# code -> the architecture's kernel module, as the registry names it (importing one compiles nothing)
+KERNELS = {a.code: globals()[a.kernels] for a in archs.REGISTRY.values()}
 
 
 def arch_loss_grad(arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
@@ -37,11 +38,11 @@ def _arch_loss_grad(arch_code, P, G, offs, dims, in_row, out_row, tokens, length
                     tgt_w, want_grad):
     if not isinstance(arch_code, types.IntegerLiteral):
         return None  # the caller's literally() asks numba to retry with the code as a literal
-    name = next((n for n, a in archs.REGISTRY.items() if a.code == arch_code.literal_value), None)
-    if name is None:
+    module = KERNELS.get(arch_code.literal_value)
+    if module is None:
         return lambda arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, \
             tgt_w, want_grad: (np.nan, np.nan)
-    kernel = importlib.import_module(f"{__package__}.{archs.REGISTRY[name].kernels}").loss_grad
+    kernel = module.loss_grad
     return lambda arch_code, P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym, \
         tgt_w, want_grad: kernel(P, G, offs, dims, in_row, out_row, tokens, lengths, tgt_seq, tgt_pos, tgt_sym,
                                  tgt_w, want_grad)

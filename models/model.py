@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 
 from tying.core.errors import InputError
+from tying.core.kernel_cache import call_literal
 from tying.generators import Examples
 
 from . import archs, params
@@ -76,8 +77,8 @@ class Model:
         """(loss, weighted accuracy, G) on batch s; G is None when not want_grad."""
         tokens, lengths, seq, pos, sym, w = self._batch(examples, s)
         G = np.zeros_like(self.P)
-        loss, acc = loss_grad_model(self.arch_code, self.P, G, self.offs, self.dims, self.in_row, self.out_row,
-                                    self.var, tokens, lengths, seq, pos, sym, w, want_grad)
+        loss, acc = call_literal(loss_grad_model, self.arch_code, self.P, G, self.offs, self.dims, self.in_row,
+                                 self.out_row, self.var, tokens, lengths, seq, pos, sym, w, want_grad)
         return float(loss), float(acc), (G if want_grad else None)
 
     def loss(self, examples: Examples, s: int = 0) -> tuple[float, float]:

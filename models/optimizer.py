@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tying.core.kernel_cache import call_literal
 from tying.generators import Examples
 
 from .config import TrainConfig
@@ -42,13 +43,14 @@ class Optimizer:
         """n updates of model.P from global step step0, step t on batch (batch0 + t - step0) % S of
         ``arrays()`` output: (losses, accs, status), status -1 or the step whose loss was not finite."""
         m = self.model
-        return train_steps(m.arch_code, m.P, self.G, self.M1, self.M2, m.in_row, m.out_row, m.var, m.offs, m.dims,
-                           *batches, batch0, step0, n, *self.hyper)
+        return call_literal(train_steps, m.arch_code, m.P, self.G, self.M1, self.M2, m.in_row, m.out_row, m.var, m.offs, m.dims,
+                            *batches, batch0, step0, n, *self.hyper)
 
     def evaluate(self, batches: tuple, first: int, stop: int) -> tuple[float, float]:
         """Mean loss and accuracy over batches first..stop-1 at the current parameters (no update)."""
         m = self.model
-        return evaluate(m.arch_code, m.P, self.G, m.offs, m.dims, m.in_row, m.out_row, m.var, *batches, first, stop)
+        return call_literal(evaluate, m.arch_code, m.P, self.G, m.offs, m.dims, m.in_row, m.out_row, m.var, *batches,
+                            first, stop)
 
     def lr(self, step: int) -> float:
         """The learning rate of a global step."""

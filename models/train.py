@@ -117,6 +117,11 @@ class _Trainer:
 
 
 @interrupt.deferred()  # Ctrl-C waits for the kernel in flight (see generators/interrupt.py)
+def compiled(arch: str) -> bool:
+    """Whether training this architecture starts without a numba compile (in memory or in the cache)."""
+    return kernel_cache.fresh(train_steps, evaluate, literal=ARCH_CODE[arch])
+
+
 def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progress: bool = True,
           out_dir=None, force: bool = False) -> Run:
     """Train a model on the corpus's training split and return (and, with out_dir, save) the Run.
@@ -133,8 +138,7 @@ def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progre
     if len(corpus.split_ids("train")) == 0:
         raise InputError("the train split of the corpus is empty")
     check_memory(model_cfg.fit(corpus.vocab_size, corpus.max_len, corpus.task), tc)  # before allocating
-    if progress and tc.progress and not kernel_cache.fresh(train_steps, evaluate,
-                                                                literal=ARCH_CODE[model_cfg.arch]):
+    if progress and tc.progress and not compiled(model_cfg.arch):
         # a cold numba cache takes a minute or more before the first step, with nothing else to show
         print("compiling kernels (first run only)...", file=sys.stderr, flush=True)
     tr = _Trainer(corpus, Model.from_corpus(corpus, model_cfg, seed=tc.seed), tc)

@@ -153,15 +153,46 @@ def test_fresh_with_a_literal_counts_only_that_value(tmp_path):
 
 
 def test_the_dispatch_compiles_only_the_architecture_it_is_called_with(tmp_path):
-    # a cold cache and one architecture: every other architecture's kernel stays uncompiled
+    # a cold cache and a spec of one architecture: reproduce's warm-up says it compiles that one, compiles
+    # it, and every other architecture's kernel stays uncompiled
     script = textwrap.dedent("""
-        from tying.generators import parity_corpus
-        from tying.models import ModelConfig, TrainConfig, archs, train
+        from tying.experiments.reproduce import warm_up
+        from tying.models import archs, compiled
 
-        train(parity_corpus(bits=2, splits=(0.5, 0.5, 0.0)), ModelConfig(arch="bilinear"),
-              TrainConfig(steps=2, record_every=1, eval_every=1), progress=False)
+        spec = {"name": "w", "seeds": [0], "corpus": {"generator": "parity", "bits": 2},
+                "model": {"arch": "bilinear"}, "train": {"steps": 2}}
+        before = compiled("bilinear")
+        warm_up([spec])
+        print(before, compiled("bilinear"), compiled("transformer"))
         print(*(f"{a}={min(len(archs.kernels(a).loss_grad.signatures), 1)}" for a in archs.ARCHS))
     """)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["bilinear=1", "mixer=0", "transformer=0", "lstm=0"]
+    assert out.stdout.split() == ["False", "True", "False", "bilinear=1", "mixer=0", "transformer=0", "lstm=0"]
+    assert out.stderr == "compiling kernels for bilinear (first run only)...\n"
+
+
+def test_call_literal_enters_the_literal_compilation_without_numba_retrying():
+    import numpy as np
+    import pytest
+    from numba import literally, njit
+
+    from tying.core.kernel_cache import call_literal
+
+    @njit
+    def h(code, x):
+        literally(code)
+        return x * code
+
+    x = np.arange(3.0)
+    assert call_literal(h, 3, x).tolist() == [0.0, 3.0, 6.0]  # first call: numba compiles the literal 3
+
+    def retry(*args, **kwargs):
+        raise AssertionError("numba's compile-for-args path")
+
+    h._compile_for_args = retry
+    assert call_literal(h, 3, x).tolist() == [0.0, 3.0, 6.0]  # found by its types, entered directly
+    with pytest.raises(AssertionError, match="compile-for-args"):
+        call_literal(h, 3, x[::2])  # other types (a strided view) are a new signature: numba's to compile
+    with pytest.raises(AssertionError, match="compile-for-args"):
+        h(3, x)  # negative control: from Python an int is int64, and numba retries on every call
