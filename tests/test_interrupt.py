@@ -77,8 +77,18 @@ def _wait_for(what, condition, proc):
     deadline = time.time() + DEADLINE
     while not condition():
         assert proc.poll() is None, f"the command ended before {what}: {proc.communicate()}"
-        assert time.time() < deadline, f"no {what} after {DEADLINE} s"
+        if time.time() >= deadline:
+            _kill(proc)  # a failed wait must not leave a command training on in the background
+            raise AssertionError(f"no {what} after {DEADLINE} s")
         time.sleep(0.02)
+
+
+def _kill(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL) if os.getpgid(proc.pid) == proc.pid else proc.kill()
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def _cpu_seconds(pid: int) -> float:
