@@ -58,8 +58,15 @@ def test_reproduce_writes_a_report_whose_claims_match_the_run_files(tmp_path):
                                                           "untied output rows close"}
     assert [c["reference"] for c in coin if c["claim"].endswith("tied rows")] == [True]
     # every claim row of the report is in the table, with its verdict
-    rows = [line for line in text.splitlines() if line.startswith(tuple(f"| {e} |" for e in P.EXPERIMENTS))]
+    table = text.partition("\n## ")[0]
+    starts = tuple(f"| {e} |" for e in P.EXPERIMENTS)
+    rows = [line for line in table.splitlines() if line.startswith(starts)]
     assert len(rows) == len(claims)
+    # the failing counted claims once more, each beside its 600,000-step twin (4 cells)
+    section = text.partition("## Failing claims and run length")[2].partition("\n## ")[0]
+    failing = [line for line in section.splitlines() if line.startswith(starts)]
+    assert len(failing) == sum(not c["passed"] for c in counted)
+    assert all(len(re.findall(r"(?<!\\)\|", row)) == 5 for row in failing)
     # six cells per row: a | inside a claim or note (|log 9|) is escaped
     assert all(len(re.findall(r"(?<!\\)\|", row)) == 7 for row in rows)
     assert any("\\|log 9\\|" in row for row in rows)

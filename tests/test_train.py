@@ -17,6 +17,7 @@ from tying.generators.examples import Stream
 from tying.generators.parity import parity_corpus
 from tying.generators.population import enumerate_population
 from tying.models.config import ModelConfig, TrainConfig
+from tying.core.kernel_cache import call_literal
 from tying.models.loop_kernels import train_steps
 from tying.models.model import Model
 from tying.models.optim_kernels import ADAM, ADAMW, CONSTANT, COSINE, SGD
@@ -56,9 +57,9 @@ def test_train_steps_is_the_loop_written_out(p3, opt):
 
     P = model.P.copy()
     G, M1, M2 = np.zeros_like(P), np.zeros_like(P), np.zeros_like(P)
-    losses, accs, status = train_steps(model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.var,
-                                       model.offs, model.dims, *Optimizer.arrays(ex), batch0, step0, n,
-                                       opt, lr, b1, b2, eps, wd, mom, COSINE, t_max, eta_min)
+    losses, accs, status = call_literal(train_steps, model.arch_code, P, G, M1, M2, model.in_row, model.out_row,
+                                        model.var, model.offs, model.dims, *Optimizer.arrays(ex), batch0, step0, n,
+                                        opt, lr, b1, b2, eps, wd, mom, COSINE, t_max, eta_min)
     assert status == -1
 
     ref = Model(model.cfg, P=model.P.copy())
@@ -93,8 +94,9 @@ def test_optimizer_runs_train_steps_with_its_config(p3, opt, code, schedule, sch
                       schedule=schedule, t_max=9, eta_min=1e-3)
     P = model.P.copy()
     G, M1, M2 = np.zeros_like(P), np.zeros_like(P), np.zeros_like(P)
-    ref = train_steps(model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.var, model.offs, model.dims,
-                      *Optimizer.arrays(ex), 1, 2, 5, code, 0.05, 0.8, 0.95, 1e-7, 0.01, 0.5, sched_code, 9, 1e-3)
+    ref = call_literal(train_steps, model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.var,
+                       model.offs, model.dims, *Optimizer.arrays(ex), 1, 2, 5, code, 0.05, 0.8, 0.95, 1e-7, 0.01,
+                       0.5, sched_code, 9, 1e-3)
     o = Optimizer(Model(model.cfg, P=model.P.copy()), cfg)
     out = o.run(Optimizer.arrays(ex), 1, 2, 5)
     assert out[0].tobytes() == ref[0].tobytes() and out[1].tobytes() == ref[1].tobytes() and out[2] == ref[2]
@@ -110,9 +112,9 @@ def test_train_steps_stops_at_the_first_non_finite_loss(p3):
     P = model.P.copy()
     G, M1, M2 = np.zeros_like(P), np.zeros_like(P), np.zeros_like(P)
     # one SGD step of lr 1e250 puts the embeddings near 1e250; the next logits overflow
-    losses, accs, status = train_steps(model.arch_code, P, G, M1, M2, model.in_row, model.out_row, model.var,
-                                       model.offs, model.dims, *Optimizer.arrays(ex), 0, 10, 4, SGD, 1e250, 0.9,
-                                       0.999, 1e-8, 0.0, 0.0, CONSTANT, 10, 0.0)
+    losses, accs, status = call_literal(train_steps, model.arch_code, P, G, M1, M2, model.in_row, model.out_row,
+                                        model.var, model.offs, model.dims, *Optimizer.arrays(ex), 0, 10, 4, SGD,
+                                        1e250, 0.9, 0.999, 1e-8, 0.0, 0.0, CONSTANT, 10, 0.0)
     assert status == 11
     assert np.isfinite(losses[0]) and not np.isfinite(losses[1]) and np.all(np.isnan(losses[2:]))
     # no update after the divergence: the parameters are those that produced the bad loss

@@ -17,6 +17,7 @@ from tying.core.errors import InputError
 from tying.generators import Examples
 from tying.models import ModelConfig, params
 from tying.models.model import Model
+from tying.core.kernel_cache import call_literal
 from tying.models.variant_kernels import V_K, V_ON, loss_grad_model
 
 ARCHS = kc.ARCHS
@@ -26,8 +27,8 @@ OBJ = {"bilinear": "mlm", "mixer": "causal", "transformer": "mlm", "lstm": "caus
 def loss_grad(cfg, P, batch, want_grad=True, var=None):
     m = Model(cfg, P=P)
     G = np.zeros_like(P)
-    loss, _ = loss_grad_model(m.arch_code, P, G, m.offs, m.dims, m.in_row, m.out_row, m.var if var is None else var,
-                              *batch, want_grad)
+    loss, _ = call_literal(loss_grad_model, m.arch_code, P, G, m.offs, m.dims, m.in_row, m.out_row,
+                           m.var if var is None else var, *batch, want_grad)
     return loss, G
 
 
