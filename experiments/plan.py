@@ -57,9 +57,9 @@ class Plan:
 # experiment compares it with random splits of the same shape.  Costs measured on a 2-core 2.1 GHz Xeon
 # (2026-12): a 150,000-step paper-small run takes ~110 s (transformer), ~50 s (mixer), ~20 s (bilinear).
 # Quick: the paper's full protocol on the transformer for the two settings where the DH is broken, one
-# seed, tied and untied (4 runs, ~230 s on 2 workers), the twins (~15 s) and ~70 s of numba compilation
-# on a fresh install: ~6 min (measured from fresh venvs: 322 s and 359 s, 361 s and 399 s with
-# `pip install .`, on two days).  Fewer steps would not do: on the paper's split, parity is learned
+# seed, tied and untied (4 runs, ~70 s on 2 workers), the twins (~6 s) and ~85 s of numba compilation
+# (the transformer's kernels only) on a fresh install: 167 s, 213 s with `pip install .` in a fresh venv
+# (2026-12-02; before the kernels compiled per architecture, 222 s and ~260 s).  Fewer steps would not do: on the paper's split, parity is learned
 # between ~30,000 and ~140,000 steps, or not at all.  The quadrants need more steps than fit; they are
 # in the full mode only.
 QUICK = Plan(seeds=(0,), xor_settings=("DH", "NDH"), xor_archs=("transformer",), xor_steps=150_000,
