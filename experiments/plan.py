@@ -59,7 +59,8 @@ class Plan:
 # Quick: the paper's full protocol on the transformer for the two settings where the DH is broken, one
 # seed, tied and untied (4 runs, ~70 s on 2 workers), the twins (~6 s) and ~85 s of numba compilation
 # (the transformer's kernels only) on a fresh install: 167 s, 213 s with `pip install .` in a fresh venv
-# (2026-12-02; before the kernels compiled per architecture, 222 s and ~260 s).  Fewer steps would not do: on the paper's split, parity is learned
+# (2026-12-02; before the kernels compiled per architecture the command alone took 222 s, and 226 s with
+# the install on 2026-12-01).  Fewer steps would not do: on the paper's split, parity is learned
 # between ~30,000 and ~140,000 steps, or not at all.  The quadrants need more steps than fit; they are
 # in the full mode only.
 QUICK = Plan(seeds=(0,), xor_settings=("DH", "NDH"), xor_archs=("transformer",), xor_steps=150_000,
