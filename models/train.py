@@ -116,12 +116,12 @@ class _Trainer:
         return self.opt.lr(step)
 
 
-@interrupt.deferred()  # Ctrl-C waits for the kernel in flight (see generators/interrupt.py)
 def compiled(arch: str) -> bool:
     """Whether training this architecture starts without a numba compile (in memory or in the cache)."""
     return kernel_cache.fresh(train_steps, evaluate, literal=ARCH_CODE[arch])
 
 
+@interrupt.deferred()  # Ctrl-C waits for the kernel in flight (see generators/interrupt.py)
 def train(corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, progress: bool = True,
           out_dir=None, force: bool = False) -> Run:
     """Train a model on the corpus's training split and return (and, with out_dir, save) the Run.

@@ -140,6 +140,31 @@ def test_ctrl_c_mid_training_saves_the_run_up_to_its_last_record(tmp_path):
     assert run.train_loss.tobytes() == ref.train_loss.tobytes() and run.val_loss.tobytes() == ref.val_loss.tobytes()
 
 
+API_TRAIN = """
+import sys
+from tying.generators import parity_corpus
+from tying.models import ModelConfig, TrainConfig, train
+try:
+    train(parity_corpus(7), ModelConfig(), TrainConfig(steps=1_000_000, record_every=100, eval_every=100),
+          progress=False, out_dir="run")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt after train returned")
+"""
+
+
+@needs_proc
+def test_ctrl_c_mid_training_through_the_python_api_saves_the_run_then_raises(tmp_path):
+    # train() itself defers Ctrl-C (no caller's block here): the run is saved as interrupted, then it raises
+    proc = subprocess.Popen([sys.executable, "-c", API_TRAIN], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for("training", lambda: _cpu_seconds(proc.pid) > 4, proc)  # imports and kernel loading: ~2 s of CPU
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=DEADLINE)
+    assert (proc.returncode, out) == (0, "KeyboardInterrupt after train returned\n"), err
+    run = Run.load(tmp_path / "run")
+    assert run.status == "interrupted" and run.final_step >= 100 and run.final_step % 100 == 0
+
+
 @needs_proc
 def test_ctrl_c_mid_sampling_stops_generate_pcfg_with_nothing_written(tmp_path):
     env = {**os.environ, "TYING_MAX_SEQUENCES": str(10**12)}
