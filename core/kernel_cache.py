@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from numba import typeof, types
+
 # the package root: the repo in a checkout, site-packages/tying when installed; the layers are its folders
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,8 +61,6 @@ def fresh(*dispatchers, literal=None) -> bool:
     architecture code of ``dispatch_kernels``); then only a compilation for that value counts.  Otherwise
     an index that holds only other signatures (say float32 parameters) still counts as fresh, so this can
     miss a compile; it never announces one that does not happen when the cache is current."""
-    from numba import types
-
     def has(signatures) -> bool:
         return any(literal is None or (sig and sig[0] == types.literal(literal)) for sig in signatures)
 
@@ -86,8 +86,6 @@ def call_literal(dispatcher, literal: int, *args):
     more than the training steps of a chunk.  Here the literal compilation is looked up by the exact types
     of the arguments, as numba's own dispatch would, and entered directly; the first call of a new
     signature goes through numba once to compile or load it."""
-    from numba import typeof, types
-
     key = (types.literal(literal),) + tuple(typeof(a) for a in args)
     compiled = dispatcher.overloads.get(key)
     if compiled is None:

@@ -22,7 +22,7 @@ from tying.core.version import package_version
 from tying.generators import Corpus
 
 from . import xor_claims as X
-from .findings import KINDS, LONGER, failure_kinds
+from .findings import KINDS, failure_kinds
 from .plan import Plan
 from .results import occurring, table_curves, truth_of
 
@@ -113,8 +113,9 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
     if n_pass < len(counted):  # a failure is a finding only where the report says what its runs did
         head += (f" {bare} failing claim(s) have no note." if bare
                  else " Every failing claim's note says what its runs did.")
-    kinds = [kind for _, kind, _ in failure_kinds(claims)]
-    if any(c.experiment in LONGER.values() for c in counted) and kinds:
+    failures = failure_kinds(claims)
+    kinds = [kind for _, kind, _ in failures]
+    if kinds:
         head += (f" {kinds.count('rescued')} of the {len(kinds)} failures hold at 4x the steps (under-training "
                  f"at the paper's 150,000); {kinds.count('stands') + kinds.count('long')} fail at 600,000 steps "
                  "(see *Failing claims and run length*).")
@@ -133,7 +134,7 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
                   "need more steps than fit here and are in the full mode only.", ""]
     lines += ["Pairs that involve a symbol that never occurs (weight 0, like `0b` in NDH/YDH) are left out of "
               "every distance claim: their output rows are only pushed away.", ""]
-    lines += claim_table(claims) + failures_text(claims)
+    lines += claim_table(claims) + failures_text(failures)
     if learning:
         lines += ["", "## Learning", "", "Input geometry follows learning: until a model has learned parity, "
                   "the bit symbols carry no information about the target, so nothing keeps their input rows "
@@ -141,11 +142,11 @@ def write_report(out: Path, plan: Plan, quick: bool, claims: list, figures: list
     return write_files(out, lines + figures_and_setup(figures, plan, specs), claims)
 
 
-def failures_text(claims: list) -> list:
-    """The report's section on the failing claims, sorted by what 4x the steps does to them."""
-    rows = failure_kinds(claims)
-    if not rows or not any(c.experiment in LONGER.values() for c in claims):
-        return []  # no 600,000-step runs (the quick mode): nothing to set beside
+def failures_text(rows: list) -> list:
+    """The report's section on the failing claims (``failure_kinds`` rows), sorted by what 4x the steps does
+    to them; none without rows."""
+    if not rows:
+        return []
     counts = {k: sum(kind == k for _, kind, _ in rows) for k in KINDS}
     lines = ["", "## Failing claims and run length", "",
              "Each failing claim of the paper's 150,000 steps beside the same claim at 600,000 steps, where the "

@@ -43,8 +43,8 @@ class Optimizer:
         """n updates of model.P from global step step0, step t on batch (batch0 + t - step0) % S of
         ``arrays()`` output: (losses, accs, status), status -1 or the step whose loss was not finite."""
         m = self.model
-        return call_literal(train_steps, m.arch_code, m.P, self.G, self.M1, self.M2, m.in_row, m.out_row, m.var, m.offs, m.dims,
-                            *batches, batch0, step0, n, *self.hyper)
+        return call_literal(train_steps, m.arch_code, m.P, self.G, self.M1, self.M2, m.in_row, m.out_row, m.var,
+                            m.offs, m.dims, *batches, batch0, step0, n, *self.hyper)
 
     def evaluate(self, batches: tuple, first: int, stop: int) -> tuple[float, float]:
         """Mean loss and accuracy over batches first..stop-1 at the current parameters (no update)."""

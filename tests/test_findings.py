@@ -142,12 +142,13 @@ def test_failure_kinds_set_each_failure_beside_its_600k_twin():
 
 
 def test_failures_section_only_where_longer_runs_exist():
+    from tying.experiments.findings import failure_kinds
     from tying.experiments.report import failures_text
     from tying.experiments.results import Claim
 
     short = [Claim("xor", "A | b", "crit", [0.0], False)]
-    assert failures_text(short) == []  # the quick mode: nothing to set beside
-    lines = failures_text(short + [Claim("xor-long", "A | b", "crit", [1.0, 1.0], True)])
+    assert failure_kinds(short) == [] and failures_text([]) == []  # the quick mode: nothing to set beside
+    lines = failures_text(failure_kinds(short + [Claim("xor-long", "A | b", "crit", [1.0, 1.0], True)]))
     row = next(line for line in lines if line.startswith("| xor |"))
     assert "under-trained" in row and "pass, 1 ± 0 (n=2)" in row and "A \\| b" in row
     assert "holds at 4x the steps: under-trained at the paper's 150,000: 1." in " ".join(lines)
